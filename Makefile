@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make repro   set up, then rebuild every artifact with `dvc repro` (embedded sample, offline)
+#   make test    set up, then run the test suite
+# Both create .venv from the pinned lock on first use (scripts/setup.sh).
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.echo-bench-setup
+
+.PHONY: setup repro test dvc-yaml sync benchmarks lock paper clean-venv
+
+$(STAMP): requirements.lock pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+repro: $(STAMP)
+	$(BIN)/dvc repro
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+# dvc.yaml is generated from the Snakefile; regenerate after editing a rules file.
+dvc-yaml: $(STAMP)
+	$(BIN)/python -m echo_bench.workflow.dvcgen
+
+# After `dvc checkout` / `dvc pull` restored outputs, give them file times in DAG
+# order so a direct `snakemake` run does not redo what DVC already restored.
+sync: $(STAMP)
+	$(BIN)/snakemake --profile workflow/profiles/default --touch --quiet all -- all
+
+benchmarks: $(STAMP)
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Re-pin every dependency (after changing pyproject.toml).
+lock: $(STAMP)
+	bash scripts/lock.sh
+
+clean-venv:
+	rm -rf $(VENV)

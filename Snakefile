@@ -1,0 +1,26 @@
+# ECHO: from what people post about an image generator to a benchmark.
+#
+# The DAG, phase by phase, as in the paper's pipeline figure.  Each rules file
+# is one phase and one DVC stage (dvc.yaml is generated from these rules:
+# `python -m echo_bench.workflow.dvcgen`).  Knobs come from params.yaml only.
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/sample.smk"  # embedded sample dump (offline default)
+include: "workflow/rules/ingest.smk"  # raw dumps -> posts, media, quarantine
+include: "workflow/rules/collect.smk"  # 1. collect: keyword query
+include: "workflow/rules/threads.smk"  # 2. reconstruct: reply trees
+
+# Every phase's summary feeds the provenance record.
+PROVENANCE_OF = ["ingest", "collect", "threads"]
+
+
+include: "workflow/rules/provenance.smk"  # what produced the results
+
+
+rule all:
+    input:
+        rules.provenance.output,
+    default_target: True

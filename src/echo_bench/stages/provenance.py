@@ -1,0 +1,95 @@
+"""Provenance record: package versions, git commit, params hash, backends used."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from echo_bench import params as params_mod
+from echo_bench.io import read_json, write_json
+
+PACKAGES = (
+    "echo-bench",
+    "dvc",
+    "snakemake",
+    "polars",
+    "numpy",
+    "pillow",
+    "torch",
+    "kornia",
+    "rapidfuzz",
+    "rapidocr",
+    "onnxruntime",
+    "openai",
+    "anthropic",
+    "dlib-bin",
+    "scikit-image",
+    "matplotlib",
+)
+LOCK_FILE = Path("requirements.lock")
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_state() -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def params_hash(path: str | Path) -> str:
+    canonical = json.dumps(params_mod.load(path), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def backends_used(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each stage's declared backends (stages put them under "backends" in their summary)."""
+    return {s.get("stage", "?"): s["backends"] for s in summaries if "backends" in s}
+
+
+def accelerator() -> dict[str, Any]:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return {"torch": None}
+    cuda = torch.cuda.is_available()
+    return {"cuda": cuda, "device": torch.cuda.get_device_name(0) if cuda else "cpu"}
+
+
+def run(inputs, outputs, params, log):
+    summaries = [read_json(p) for p in inputs["summaries"]]
+    lock = Path(LOCK_FILE)
+    record = {
+        "git": git_state(),
+        "params_sha256": params_hash(inputs["params"]),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "requirements_lock_sha256": hashlib.sha256(lock.read_bytes()).hexdigest() if lock.exists() else None,
+        "accelerator": accelerator(),
+        "backends": backends_used(summaries),
+        "stages": {s.get("stage", "?"): s for s in summaries},
+    }
+    write_json(outputs["record"], record)
+    log.info("provenance: %d stage summaries, commit %s", len(summaries), record["git"]["commit"])
+    return {"stages": len(summaries)}
