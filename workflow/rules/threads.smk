@@ -8,6 +8,7 @@ rule threads:
     output:
         thread_posts="data/interim/thread_posts.parquet",
         threads="data/interim/threads.parquet",
+        quarantine="data/interim/quarantine/threads.parquet",
         summary=summary("threads"),
     log:
         log_of("threads"),
