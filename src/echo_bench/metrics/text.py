@@ -1,0 +1,378 @@
+"""Text rendering accuracy: does the output show the text the prompt asks for?
+
+1. **Requested text** (:func:`extract_requested_text`): quoted spans of the
+   prompt ("...", “...”, '...', ‘...’, «...», 「...」, 『...』) when the prompt
+   talks about text (a cue word such as text, says, sign, title, caption, logo,
+   poster, label, font, written ...), and unquoted ``that says X`` /
+   ``saying X`` / ``with the text X`` / ``text: X`` clauses.  A quoted span that
+   is the whole prompt (people quote their prompt) is not requested text.  An
+   LLM extractor is the option (the applicability template's ``target_text``).
+2. **Reading the output**: OCR with rapidocr (PP-OCR ONNX models shipped in its
+   wheel, runs offline; :class:`OcrReader`), or a VLM's transcription.
+3. **Normalization** (ours, :func:`normalize`): Unicode NFKC, case folding,
+   punctuation/symbols to spaces, whitespace collapsed.
+4. **Scores** (ours, rapidfuzz/numpy Levenshtein):
+
+   - ``char_accuracy`` (the metric's value) = 1 - CER: for each requested span,
+     the Levenshtein distance between the span and its best-matching part of
+     the OCR text (free prefix and suffix, spaces ignored), summed over spans,
+     divided by the requested length, clipped to [0, 1].  Extra text elsewhere
+     in the image costs nothing here.
+   - ``char_accuracy_full`` = rapidfuzz ``Levenshtein.normalized_similarity``
+     of the whole requested and OCR strings (extra text costs).
+   - ``word_precision`` / ``word_recall``: multiset overlap of normalized words
+     over OCR words / requested words; ``completion`` = 1 when every requested
+     word was read (recall 1).
+
+   Peers' definitions, reported beside ours (:func:`oneig_score`,
+   :func:`mario_scores`):
+
+   - OneIG-Bench: normalization keeps letters (accented too), digits and CJK,
+     everything else becomes a space, whitespace collapsed (case kept);
+     ED = Levenshtein(OCR, requested), CR = [ED == 0], WAC = multiset word
+     overlap / requested words (characters for Chinese),
+     score = 1 - min(MAX_ED, ED) (1 - CR) (1 - WAC) / MAX_ED, MAX_ED 100 for
+     English, 50 for Chinese.
+   - MARIO-Eval (TextDiffuser): the quoted spans' words are the targets; both
+     sides lower-cased; word precision, recall and F over the multiset overlap;
+     exact-match accuracy = the OCR words equal the target words as multisets.
+     Null when the prompt has no quoted span.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+# --- extraction ----------------------------------------------------------------------------
+
+_QUOTE_RES = [
+    re.compile(r'"([^"\n]+?)"'),
+    re.compile(r"“([^“”\n]+?)”"),
+    re.compile(r"„([^„“”\n]+?)[“”]"),
+    re.compile(r"«\s*([^«»\n]+?)\s*»"),
+    re.compile(r"「([^「」\n]+?)」"),
+    re.compile(r"『([^『』\n]+?)』"),
+    re.compile(r"‘(.+?)’(?!\w)"),
+    re.compile(r"(?<!\w)'(.+?)'(?!\w)"),
+]
+
+TEXT_CUES = re.compile(
+    r"\b(text|texts|says?|saying|reads?|reading|written|writes?|writing|words?|letters?|lettering|title[sd]?|"
+    r"caption(?:ed)?|headline|label(?:led|ed)?|signs?|signage|logo|logotype|poster|banner|slogan|tagline|"
+    r"quote|inscription|inscribed|font|typography|typeface|spell(?:s|ed|ing)?|name[sd]?|brand(?:ed)?|"
+    r"neon|t-?shirt|mug|cover|book|billboard|sticker|badge|menu|card|speech bubble|bubble|comic)\b",
+    re.IGNORECASE,
+)
+
+TEXT_CUES_CJK = re.compile(r"(写|寫|字|文字|标题|標題|招牌|标语|標語|横幅|海报|海報|文本|書|书名|文字|テキスト|文字列|看板|タイトル|글자|문구|텍스트)")
+
+_CLAUSE_RES = [
+    re.compile(r"\b(?:that|which)\s+(?:says|reads|read|say|spells|spell)\s*:?\s+(?P<t>[^\"“‘'«「『][^.,;!?\n]*)", re.I),
+    re.compile(r"\b(?:saying|reading|spelling)\s*:?\s+(?P<t>[^\"“‘'«「『][^.,;!?\n]*)", re.I),
+    re.compile(
+        r"\bwith\s+(?:the\s+)?(?:text|words?|caption|title|slogan|label|inscription|tagline|headline)\s*:?\s+"
+        r"(?P<t>[^\"“‘'«「『][^.,;!?\n]*)",
+        re.I,
+    ),
+    re.compile(r"\b(?:text|caption|title|headline|slogan)\s*:\s*(?P<t>[^\"“‘'«「『][^.,;!?\n]*)", re.I),
+]
+# an unquoted clause ends before words that start a description of the rendering
+_CLAUSE_STOP = re.compile(
+    r"\s+(?:in|on|at|with|using|written|above|below|under|over|across|underneath|and then|while|as)\s+", re.I
+)
+MAX_CLAUSE_WORDS = 8
+
+
+def _clean_span(s: str) -> str:
+    return " ".join(s.strip().strip(".,;:!?").split())
+
+
+def quoted_spans(prompt: str) -> list[str]:
+    """Every quoted span of ``prompt``, in order of appearance (no cue check)."""
+    found: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for rx in _QUOTE_RES:
+        for m in rx.finditer(prompt):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue  # inside a span another quote style already took
+            span = _clean_span(m.group(1))
+            if span:
+                found.append((m.start(), span))
+                taken.append((m.start(), m.end()))
+    return [s for _, s in sorted(found)]
+
+
+def extract_requested_text(prompt: str) -> list[str]:
+    """The pieces of text ``prompt`` asks to render, in order (empty when none)."""
+    if not prompt:
+        return []
+    text = prompt.strip()
+    spans = quoted_spans(text)
+    # a quote around (nearly) the whole prompt is the user quoting the prompt itself
+    long_quote = [s for s in spans if len(s) >= 0.8 * len(text.strip("\"“”'‘’ ")) and len(s.split()) > 6]
+    if long_quote:
+        inner = long_quote[0]
+        return extract_requested_text(inner) if inner != text else []
+    out: list[str] = []
+    rest = _strip_quotes(text)
+    if spans and (TEXT_CUES.search(rest) or TEXT_CUES_CJK.search(rest)):
+        out.extend(spans)
+    for rx in _CLAUSE_RES:
+        for m in rx.finditer(text):
+            t = _CLAUSE_STOP.split(m.group("t"), maxsplit=1)[0]
+            words = t.split()
+            if 0 < len(words) <= MAX_CLAUSE_WORDS:
+                out.append(_clean_span(t))
+    seen: set[str] = set()
+    uniq = []
+    for s in out:
+        if s and s.lower() not in seen:
+            seen.add(s.lower())
+            uniq.append(s)
+    return uniq
+
+
+def _strip_quotes(text: str) -> str:
+    for rx in _QUOTE_RES:
+        text = rx.sub(" ", text)
+    return text
+
+
+# --- normalization -------------------------------------------------------------------------
+
+_CJK = (
+    "\u3040-\u30ff"  # kana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\uac00-\ud7af"  # hangul
+)
+_CJK_RE = re.compile(f"[{_CJK}]")
+_TOKEN_RE = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
+
+
+def normalize(text: str) -> str:
+    """NFKC, case-folded, punctuation and symbols replaced by spaces, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    text = "".join(" " if unicodedata.category(ch)[0] in "PSZC" else ch for ch in text)
+    return " ".join(text.split())
+
+
+def words(text: str) -> list[str]:
+    """Words of a normalized text; CJK characters count as one word each."""
+    return _TOKEN_RE.findall(text)
+
+
+def is_cjk(text: str) -> bool:
+    return bool(_CJK_RE.search(text or ""))
+
+
+def substring_edit_distance(pattern: str, text: str) -> int:
+    """Levenshtein distance between ``pattern`` and its best-matching substring of ``text``.
+
+    Semi-global alignment (free prefix and suffix in ``text``), row by row in numpy.
+    """
+    if not pattern:
+        return 0
+    if not text:
+        return len(pattern)
+    t = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    m = t.size
+    prev = np.zeros(m + 1, dtype=np.int64)  # free start anywhere in text
+    ar = np.arange(m + 1, dtype=np.int64)
+    for i, ch in enumerate(pattern, 1):
+        sub = prev[:-1] + (t != ord(ch))
+        cur = np.empty(m + 1, dtype=np.int64)
+        cur[0] = i
+        cur[1:] = np.minimum(sub, prev[1:] + 1)
+        # insertions along the row: cur[j] = min_k (cur[k] + j - k)
+        cur = np.minimum.accumulate(cur - ar) + ar
+        prev = cur
+    return int(prev.min())
+
+
+# --- scores --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextScores:
+    char_accuracy: float
+    char_accuracy_full: float
+    word_precision: float
+    word_recall: float
+    completion: float
+    requested: str  # normalized
+    read: str  # normalized
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def text_scores(requested: Sequence[str], ocr_text: str) -> TextScores:
+    """Our scores of ``ocr_text`` against the requested pieces of text."""
+    req_norm = [normalize(s) for s in requested]
+    req_norm = [s for s in req_norm if s]
+    ocr_norm = normalize(ocr_text)
+    req_all = " ".join(req_norm)
+    ocr_nospace = ocr_norm.replace(" ", "")
+    total = sum(len(s.replace(" ", "")) for s in req_norm)
+    if total == 0:
+        raise ValueError(f"no requested text to score against (requested {list(requested)!r} is empty once normalized)")
+    dist = sum(substring_edit_distance(s.replace(" ", ""), ocr_nospace) for s in req_norm)
+    char_acc = max(0.0, 1.0 - dist / total)
+    full = float(Levenshtein.normalized_similarity(req_all, ocr_norm))
+    rw, ow = Counter(words(req_all)), Counter(words(ocr_norm))
+    hit = sum((rw & ow).values())
+    recall = hit / max(sum(rw.values()), 1)
+    precision = hit / sum(ow.values()) if ow else 0.0
+    return TextScores(char_acc, full, precision, recall, float(recall == 1.0), req_all, ocr_norm)
+
+
+# OneIG-Bench --------------------------------------------------------------------------------
+
+ONEIG_MAX_ED = {"en": 100, "zh": 50}
+_ONEIG_DROP = re.compile(r"[^0-9A-Za-z\u00c0-\u024f\u1e00-\u1eff" + _CJK + r"\s]")
+
+
+def oneig_normalize(text: str) -> str:
+    """OneIG-Bench's normalization: letters (accented too), digits and CJK kept, the rest a space."""
+    return " ".join(_ONEIG_DROP.sub(" ", text or "").split())
+
+
+def oneig_score(requested: str, ocr_text: str, *, max_ed: dict[str, int] | None = None) -> dict:
+    """OneIG-Bench text score: ED, CR, WAC and the combined score (language from the requested text)."""
+    max_ed = max_ed or ONEIG_MAX_ED
+    gt, pred = oneig_normalize(requested), oneig_normalize(ocr_text)
+    lang = "zh" if is_cjk(gt) else "en"
+    ed = Levenshtein.distance(pred, gt)
+    cr = float(ed == 0)
+    if lang == "zh":
+        gw, pw = Counter(gt.replace(" ", "")), Counter(pred.replace(" ", ""))
+    else:
+        gw, pw = Counter(gt.split()), Counter(pred.split())
+    wac = sum((gw & pw).values()) / max(sum(gw.values()), 1)
+    m = max_ed[lang]
+    score = 1.0 - min(m, ed) * (1.0 - cr) * (1.0 - wac) / m
+    return {"ed": int(ed), "cr": cr, "wac": float(wac), "score": float(score), "lang": lang, "max_ed": m}
+
+
+# MARIO-Eval ---------------------------------------------------------------------------------
+
+
+def mario_scores(target_spans: Sequence[str], ocr_words: Sequence[str]) -> dict | None:
+    """MARIO-Eval word precision, recall, F and exact-match accuracy (None without targets)."""
+    target = Counter(w for s in target_spans for w in s.lower().split())
+    pred = Counter(w.lower() for w in ocr_words for w in w.split())
+    if not target:
+        return None
+    hit = sum((target & pred).values())
+    p = hit / sum(pred.values()) if pred else 0.0
+    r = hit / sum(target.values())
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f": f, "accuracy": float(target == pred)}
+
+
+def score_all(requested: Sequence[str], ocr_lines: Sequence[str], *, quoted: Sequence[str] | None = None,
+              max_ed: dict[str, int] | None = None) -> dict:
+    """Ours, OneIG-Bench and MARIO-Eval for one image: a JSON-able dict."""
+    ocr_text = " ".join(ocr_lines)
+    ours = text_scores(requested, ocr_text)
+    return {
+        **ours.as_dict(),
+        "oneig": oneig_score(" ".join(requested), ocr_text, max_ed=max_ed),
+        "mario": mario_scores(list(quoted) if quoted is not None else [], ocr_text.split()),
+    }
+
+
+# --- OCR -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    score: float
+    box: tuple[tuple[float, float], ...]
+
+
+class OcrReader:
+    """rapidocr (PP-OCR det + cls + rec, ONNX models shipped in the wheel), loaded once."""
+
+    def __init__(self, *, min_score: float = 0.5, use_gpu: bool = False) -> None:
+        from rapidocr import RapidOCR
+
+        self.min_score = float(min_score)
+        self._engine = RapidOCR(
+            params={
+                "Global.log_level": "error",
+                "Global.text_score": self.min_score,
+                "EngineConfig.onnxruntime.use_cuda": bool(use_gpu),
+            }
+        )
+        self.name = "rapidocr-ppocr"
+
+    def read(self, img: np.ndarray) -> list[OcrLine]:
+        res = self._engine(np.ascontiguousarray(img[:, :, ::-1]))  # rapidocr expects OpenCV's BGR
+        if res is None or res.txts is None:
+            return []
+        boxes = res.boxes if res.boxes is not None else [()] * len(res.txts)
+        return [
+            OcrLine(str(t), float(s), tuple(tuple(float(v) for v in p) for p in b))
+            for t, s, b in zip(res.txts, res.scores, boxes, strict=True)
+            if float(s) >= self.min_score and str(t).strip()
+        ]
+
+
+# --- the VLM text judge (option) ----------------------------------------------------------------
+
+#: The judge's template, registered with the prompt catalog when the package ships none
+#: (move it to ``echo_bench/prompts/text_judge.v1.md`` to ship it).
+TEXT_JUDGE_TEMPLATE = """---
+name: text_judge
+version: v1
+reply: json
+description: >
+  Metrics stage. Reads the text rendered in a generated image and judges how
+  accurately it matches the text the instruction asked for.
+variables: [prompt, target_text]
+reply_schema:
+  type: object
+  required: [rendered_text, accuracy]
+  properties:
+    rendered_text: {type: string}
+    accuracy: {type: number, minimum: 0, maximum: 1}
+    reason: {type: string}
+---
+<!-- system -->
+You check text rendering in generated images. Transcribe exactly the text that
+is visible in the image, then judge how accurately it reproduces the requested
+text (spelling, every requested word present, no garbled letters). Reply with
+one JSON object and nothing else.
+
+<!-- user -->
+Instruction given to the image model:
+\"\"\"
+{{ prompt }}
+\"\"\"
+
+Text the instruction asks to render (pieces separated by newlines):
+\"\"\"
+{{ target_text }}
+\"\"\"
+
+The attached image is the model's output. Reply with exactly this JSON shape:
+{"rendered_text": "<all text visible in the image, in reading order>", "accuracy": <0..1, the fraction of the requested text rendered correctly>, "reason": "..."}
+"""
+
+
+def ensure_text_judge_template() -> str:
+    """Register :data:`TEXT_JUDGE_TEMPLATE` unless the package ships a ``text_judge``; its name."""
+    from echo_bench import prompts
+
+    if "text_judge" not in prompts.available():
+        prompts.register(prompts.template_from_text("text_judge.v1.md", TEXT_JUDGE_TEMPLATE))
+    return "text_judge"
