@@ -12,9 +12,13 @@ include: "workflow/rules/sample.smk"  # embedded sample dump (offline default)
 include: "workflow/rules/ingest.smk"  # raw dumps -> posts, media, quarantine
 include: "workflow/rules/collect.smk"  # 1. collect: keyword query
 include: "workflow/rules/threads.smk"  # 2. reconstruct: reply trees
+include: "workflow/rules/curate.smk"  # 1c, 3-5. relevance, samples, images, splits
+include: "workflow/rules/generate.smk"  # 6. outputs of every model under evaluation
+include: "workflow/rules/metrics.smk"  # 8. community-driven metrics
+include: "workflow/rules/judge.smk"  # 7. VLM judges, battles, win rates
 
 # Every phase's summary feeds the provenance record.
-PROVENANCE_OF = ["ingest", "collect", "threads"]
+PROVENANCE_OF = ["ingest", "collect", "threads", "relevance", "extract", "multimodal", "finalize", "generate", "metrics", "judge"]
 
 
 include: "workflow/rules/provenance.smk"  # what produced the results

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,7 @@ def run_from_snakemake(smk: Any) -> None:
     outputs = dict(smk.output.items())
     if smk.params.get("cache"):
         outputs["cache"] = smk.params.get("cache")  # kept between runs: see workflow/dvcgen.py
+        Path(outputs["cache"]).mkdir(parents=True, exist_ok=True)  # DVC expects it even if nothing was cached
     stage = smk.params.get("stage", smk.rule)
     run_stage(stage, dict(smk.input.items()), outputs, params, log_path)
 

@@ -53,6 +53,7 @@ class Rule:
     outputs: dict[str, str]
     params: list[str]
     cache: str | None = None  # a response cache folder the rule keeps between runs
+    stage: str = ""  # the stage module the rule runs (the rule name unless params: stage=...)
 
 
 @dataclass
@@ -94,13 +95,21 @@ def load_rules(snakefile: str | Path = "Snakefile", root: Path = Path(".")) -> l
                 Rule(
                     name=rule.name,
                     phase=rules_file.stem,
-                    inputs=[str(f) for f in rule.input if not callable(f)],
+                    inputs=[str(f) for f in rule.input if not _is_function(f)],
                     outputs={name: str(rule.output[i]) for i, name in _named(rule.output)},
                     params=sorted(cfg) if isinstance(cfg, dict) else [],
                     cache=static_root(str(cache)) if cache else None,
+                    stage=str(rule.params.get("stage", rule.name)) if hasattr(rule.params, "get") else rule.name,
                 )
             )
     return rules
+
+
+def _is_function(item) -> bool:
+    """Input functions (and unpack()ed ones) are resolved per job; their files are declared elsewhere."""
+    from snakemake.io import is_callable
+
+    return callable(item) or is_callable(item)
 
 
 def _named(files) -> Iterable[tuple[int, str]]:
@@ -193,16 +202,17 @@ def build(rules: list[Rule], src: Path = Path("src")) -> dict:
                     own_outs.append(root)
                 if "{" not in out:
                     targets.append(out)
-                if name == "metrics":
+                if name == "metrics" and "{" not in out:
                     metrics.append(out)
-                if name.startswith("plot"):
+                if name.startswith("plot") and "{" not in out:
                     plots.append(out)
             if rule.cache and rule.cache not in own_outs:
                 own_outs.append(rule.cache)
+        own_outs = _outermost(own_outs)
         deps: set[str] = {(RULES_DIR / f"{phase.name}.smk").as_posix(), STAGE_SCRIPT}
         code: set[str] = set()
         for rule in phase.rules:
-            code |= module_closure(f"{PACKAGE}.stages.{rule.name}", src)
+            code |= module_closure(f"{PACKAGE}.stages.{rule.stage or rule.name}", src)
             code |= module_closure(f"{PACKAGE}.runner", src)
             for inp in rule.inputs:
                 made_by, path = owner(inp)
@@ -227,6 +237,11 @@ def build(rules: list[Rule], src: Path = Path("src")) -> dict:
     if plots:
         doc["plots"] = plots
     return doc
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """Drop outputs that lie inside another output (DVC tracks the enclosing folder)."""
+    return [p for p in paths if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in paths)]
 
 
 def _out(path: str) -> str | dict:
