@@ -14,7 +14,8 @@ PYTHON=${PYTHON:-python3}
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "ECHO-bench needs Python >= 3.11"'
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
-if [ -d /opt/wheels ]; then PIP+=(--find-links /opt/wheels); fi
+# A folder of local wheels (this project's CPU machines keep the CPU torch there).
+if [ -d /opt/wheels ]; then export PIP_FIND_LINKS="/opt/wheels${PIP_FIND_LINKS:+ $PIP_FIND_LINKS}"; fi
 
 "${PIP[@]}" install --upgrade pip >/dev/null
 if [ -n "${TORCH_INDEX_URL:-}" ]; then
