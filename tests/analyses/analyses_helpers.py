@@ -9,8 +9,11 @@ to the workspace, as in the repository.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,17 @@ FEEDBACK = [
     "the aspect ratio changed and it looks squished",
     "thanks for sharing",
 ]
+
+
+@contextlib.contextmanager
+def inside(path: Path) -> Iterator[Path]:
+    """Run with ``path`` as the working directory (stages read and write repo-relative paths)."""
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield path
+    finally:
+        os.chdir(old)
 
 
 def _image(path: Path, seed: int, size: tuple[int, int] = (96, 72)) -> str:

@@ -1,25 +1,12 @@
-"""Fixtures of the analyses tests: a synthetic workspace, built and analysed once per module."""
+"""Fixtures of the analyses tests: a synthetic workspace (analyses_helpers.build_workspace)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from analyses_helpers import build_workspace
-
-
-@contextlib.contextmanager
-def inside(path: Path) -> Iterator[Path]:
-    """Run with ``path`` as the working directory (stages read and write repo-relative paths)."""
-    old = Path.cwd()
-    os.chdir(path)
-    try:
-        yield path
-    finally:
-        os.chdir(old)
+from analyses_helpers import build_workspace, inside
 
 
 @pytest.fixture()

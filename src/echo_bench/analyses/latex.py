@@ -209,7 +209,7 @@ def spikes_table(doc: Mapping[str, Any]) -> str:
         body.append([r"\emph{(no event)}", "--", esc(s["peak"]), str(s["peak_count"]), num(s["peak_z"], 1), "--"])
     cap = (f"Events and the spikes of daily {esc(doc.get('series', ''))} posts they line up with. A spike day has a "
            f"robust z-score of at least {num(m.get('threshold'), 1)} against the median and MAD of a centred "
-           f"{m.get('window_days', '--')}-day window and at least {m.get('min_count', '--')} posts; an event matches a "
+           f"{m.get('window_days', '--')}-day window{' (scale floored at the square root of the median)' if m.get('poisson_floor') else ''} and at least {m.get('min_count', '--')} posts; an event matches a "
            f"spike within {m.get('tolerance_days', '--')} days. {len(doc.get('spikes', []))} spikes in "
            f"{doc.get('days', 0)} days.")
     return table_env("tab:spikes", cap, "llrrrr", ["Event", "Date", "Spike peak", "Posts", "z", "Lag (days)"], body)

@@ -13,11 +13,14 @@ Series (one count per UTC calendar day, missing days are zeros):
 Spikes (method of :func:`detect_spikes`): a Hampel-style robust z-score.  For each
 day ``t`` the median ``m_t`` and the median absolute deviation ``MAD_t`` of the
 counts in a centred window of ``window`` days (cut at the ends of the series) give
-``z_t = (x_t - m_t) / max(1.4826 * MAD_t, min_scale)``; a day with
+``z_t = (x_t - m_t) / max(1.4826 * MAD_t, sqrt(m_t), min_scale)``; a day with
 ``z_t >= threshold`` and at least ``min_count`` posts is a spike day, and runs of
 consecutive spike days form one spike (its peak is the day with the most posts).
-The floor ``min_scale`` keeps a flat series (MAD 0) from turning every small bump
-into an infinite z-score.
+The floors keep small counts from looking like outliers: ``sqrt(m_t)`` is the
+standard deviation of a Poisson count with mean ``m_t`` (a 7-day window of
+integer counts often has a MAD of 0 or 1, far below the day-to-day noise of a
+count; ``poisson_floor: false`` drops this floor), and ``min_scale`` keeps a flat
+series (MAD 0) from turning every small bump into an infinite z-score.
 
 Events (``name``, ``date``) are matched to the spike whose days, widened by
 ``tolerance_days`` on each side, contain the event's date (nearest peak first).
@@ -45,6 +48,7 @@ class SpikeSettings:
     min_count: int = 5
     min_scale: float = 1.0
     tolerance_days: int = 2
+    poisson_floor: bool = True
 
     def __post_init__(self) -> None:
         if self.series not in SERIES:
@@ -114,7 +118,8 @@ def daily_counts(
     )
 
 
-def robust_z(counts: np.ndarray, window: int, min_scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def robust_z(counts: np.ndarray, window: int, min_scale: float, poisson_floor: bool = True
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(z, rolling median, rolling scale) of a count series; centred window cut at the ends."""
     x = np.asarray(counts, dtype=np.float64)
     n = x.size
@@ -125,7 +130,8 @@ def robust_z(counts: np.ndarray, window: int, min_scale: float) -> tuple[np.ndar
         w = x[max(0, t - half) : min(n, t + half + 1)]
         m = float(np.median(w))
         med[t] = m
-        scale[t] = max(MAD_TO_SD * float(np.median(np.abs(w - m))), min_scale)
+        floor = max(min_scale, float(np.sqrt(max(m, 0.0)))) if poisson_floor else min_scale
+        scale[t] = max(MAD_TO_SD * float(np.median(np.abs(w - m))), floor)
     return (x - med) / scale if n else np.zeros(0), med, scale
 
 
@@ -136,7 +142,7 @@ def detect_spikes(volume: pl.DataFrame, settings: SpikeSettings) -> tuple[pl.Dat
     ``days``, ``total`` posts over its days.
     """
     x = volume[settings.series].to_numpy() if volume.height else np.zeros(0)
-    z, med, scale = robust_z(x, settings.window, settings.min_scale)
+    z, med, scale = robust_z(x, settings.window, settings.min_scale, settings.poisson_floor)
     flag = (z >= settings.threshold) & (x >= settings.min_count)
     out = volume.with_columns(
         pl.Series("median", med, dtype=pl.Float64).round(4),

@@ -116,6 +116,7 @@ def spike_settings(params: StageParams) -> vol.SpikeSettings:
         min_count=int(v["min_count"]),
         min_scale=float(v["min_scale"]),
         tolerance_days=int(v["tolerance_days"]),
+        poisson_floor=bool(v["poisson_floor"]),
     )
 
 
@@ -141,11 +142,12 @@ def run_volume(ins: Inputs, outputs: dict[str, str], params: StageParams, log: l
     doc = {
         "series": settings.series,
         "method": {
-            "name": "hampel robust z-score",
+            "name": "robust z-score (rolling median, MAD with Poisson floor)" if settings.poisson_floor else "robust z-score (rolling median, MAD)",
             "window_days": settings.window,
             "threshold": settings.threshold,
             "min_count": settings.min_count,
             "min_scale": settings.min_scale,
+            "poisson_floor": settings.poisson_floor,
             "tolerance_days": settings.tolerance_days,
             "relevance_threshold": threshold,
         },
