@@ -33,6 +33,16 @@ sync: $(STAMP)
 benchmarks: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# The paper: regenerate its tables and figures (rule `paper` and what it needs),
+# then build paper/main.pdf with latexmk when a TeX installation is present.
+paper: $(STAMP)
+	$(BIN)/snakemake --profile workflow/profiles/default -- paper
+	@if command -v latexmk >/dev/null 2>&1; then \
+		cd paper && latexmk -pdf -interaction=nonstopmode -halt-on-error main.tex; \
+	else \
+		echo "make paper: latexmk not found (no TeX installation); paper/tables and paper/figures are up to date, main.pdf not built"; \
+	fi
+
 # Re-pin every dependency (after changing pyproject.toml).
 lock: $(STAMP)
 	bash scripts/lock.sh

@@ -16,9 +16,11 @@ include: "workflow/rules/curate.smk"  # 1c, 3-5. relevance, samples, images, spl
 include: "workflow/rules/generate.smk"  # 6. outputs of every model under evaluation
 include: "workflow/rules/metrics.smk"  # 8. community-driven metrics
 include: "workflow/rules/judge.smk"  # 7. VLM judges, battles, win rates
+include: "workflow/rules/analyses.smk"  # 9. post volume, feedback keywords, taxonomy, dataset comparison
+include: "workflow/rules/paper.smk"  # paper tables and figures, the interactive HTML report
 
 # Every phase's summary feeds the provenance record.
-PROVENANCE_OF = ["ingest", "collect", "threads", "relevance", "extract", "multimodal", "finalize", "generate", "metrics", "judge"]
+PROVENANCE_OF = ["ingest", "collect", "threads", "relevance", "extract", "multimodal", "finalize", "generate", "metrics", "judge", "volume", "feedback", "taxonomy", "compare", "paper", "report"]
 
 
 include: "workflow/rules/provenance.smk"  # what produced the results
@@ -27,4 +29,6 @@ include: "workflow/rules/provenance.smk"  # what produced the results
 rule all:
     input:
         rules.provenance.output,
+        rules.paper.output,
+        rules.report.output.html,
     default_target: True
