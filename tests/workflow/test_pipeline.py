@@ -82,6 +82,18 @@ def test_outputs_exist_with_stage_summaries(workspace: Path):
     assert (workspace / "results" / "provenance.json").exists()
 
 
+def test_dvc_metrics_show_headline_numbers_and_llm_usage(workspace: Path):
+    import json
+
+    shown = json.loads(sh(["dvc", "metrics", "show", "--json"], workspace).stdout)
+    files = next(iter(shown.values()))["data"]
+    usage = files["results/metrics/llm_usage.json"]["data"]
+    assert usage["total"]["requests"] > 0  # the offline backends went through the LLM layer
+    assert usage["total"]["cost_usd"] == 0  # and cost nothing
+    assert {"relevance", "extract"} <= set(usage["stages"])
+    assert "results/metrics/winrates.json" in files
+
+
 def test_checkout_restores_without_snakemake_rerun(workspace: Path):
     before = output_hashes(workspace)
     shutil.rmtree(workspace / "data" / "interim")

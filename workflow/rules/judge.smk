@@ -11,6 +11,7 @@ rule judge:
         metrics=rules.metric_tables.output.values,
     output:
         judgments="data/judge/judgments/{split}.parquet",
+        summary="results/stages/judge/{split}.json",
     log:
         "logs/judge/{split}.log",
     params:

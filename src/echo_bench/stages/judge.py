@@ -120,4 +120,16 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
         "metric_rows": metric_rows,
         "judgments": df.height,
         "judges": per_judge,
+        "llm_usage": {f"judge:{split}": merge_usage(j["usage"] for j in per_judge.values())},
     }
+
+
+def merge_usage(usages) -> dict[str, dict[str, Any]]:
+    """One {model: counts} from several clients' usage (two judges may share a model)."""
+    out: dict[str, dict[str, Any]] = {}
+    for usage in usages:
+        for model, counts in usage.items():
+            row = out.setdefault(model, {})
+            for key, value in counts.items():
+                row[key] = row.get(key, 0) + value
+    return dict(sorted(out.items()))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from echo_bench import params as params_mod
+from echo_bench.llm.usage import write_usage
 from echo_bench.io import read_json, write_json
 
 PACKAGES = (
@@ -76,8 +77,22 @@ def accelerator() -> dict[str, Any]:
     return {"cuda": cuda, "device": torch.cuda.get_device_name(0) if cuda else "cpu"}
 
 
+def llm_usage_by_step(summaries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each summary's ``llm_usage`` ({step: {model: counts}}), merged into one {step: {model: counts}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for s in summaries:
+        for step, by_model in (s.get("llm_usage") or {}).items():
+            out[step] = by_model
+    return out
+
+
+def _paths(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
 def run(inputs, outputs, params, log):
-    summaries = [read_json(p) for p in inputs["summaries"]]
+    summaries = [read_json(p) for p in _paths(inputs["summaries"])]
+    split_summaries = [read_json(p) for p in _paths(inputs.get("judge_summaries", []))]
     lock = Path(LOCK_FILE)
     record = {
         "git": git_state(),
@@ -91,5 +106,8 @@ def run(inputs, outputs, params, log):
         "stages": {s.get("stage", "?"): s for s in summaries},
     }
     write_json(outputs["record"], record)
+    if "metrics" in outputs:
+        usage = write_usage(outputs["metrics"], llm_usage_by_step(summaries + split_summaries))
+        log.info("llm usage: %s", usage["total"])
     log.info("provenance: %d stage summaries, commit %s", len(summaries), record["git"]["commit"])
     return {"stages": len(summaries)}
