@@ -9,7 +9,7 @@ scaled to standard deviation 1e-4 (all as scikit-learn's defaults).  It is
 O(n^2) in time and memory per iteration: meant for at most a few thousand points.
 
 Both return coordinates centred and scaled to unit standard deviation, rounded,
-so equal inputs give equal files.
+so equal inputs give equal files (scikit-learn runs on one thread for that).
 """
 
 from __future__ import annotations
@@ -119,7 +119,11 @@ def tsne_sklearn(x: np.ndarray, *, perplexity: float, n_iter: int, seed: int) ->
     }
     iters = "max_iter" if "max_iter" in inspect.signature(TSNE).parameters else "n_iter"
     kw[iters] = max(int(n_iter), 250)
-    return TSNE(**kw).fit_transform(np.asarray(x, dtype=np.float32).astype(np.float64))
+    from threadpoolctl import threadpool_limits
+
+    # one thread: the Barnes-Hut gradient sums in thread order, and equal inputs must give equal maps
+    with threadpool_limits(limits=1):
+        return TSNE(**kw).fit_transform(np.asarray(x, dtype=np.float32).astype(np.float64))
 
 
 def sklearn_available() -> bool:
