@@ -188,7 +188,7 @@ ANALYSES_OUTPUTS = {
     "compare": {
         "compare": "results/analyses/compare.csv", "compare_json": "results/analyses/compare.json",
         "embedding": "results/analyses/embedding.csv", "metrics": "results/analyses/metrics/compare.json",
-        "plot_embedding": "results/plots/embedding.csv", "embedding_pdf": "paper/figures/embedding.pdf",
+        "embedding_pdf": "paper/figures/embedding.pdf",
         "plot_embedding_png": "paper/figures/embedding.png",
     },
 }

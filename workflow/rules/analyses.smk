@@ -85,7 +85,6 @@ rule compare:
         compare_json="results/analyses/compare.json",
         embedding="results/analyses/embedding.csv",
         metrics="results/analyses/metrics/compare.json",
-        plot_embedding="results/plots/embedding.csv",
         embedding_pdf="paper/figures/embedding.pdf",
         plot_embedding_png="paper/figures/embedding.png",
         summary=summary("compare"),

@@ -54,17 +54,21 @@ def macro_name(*parts: str) -> str:
 
 
 def table_env(label: str, caption: str, colspec: str, header: Sequence[str], rows: Sequence[Sequence[str]],
-              *, note: str = "", small: bool = True) -> str:
+              *, note: str = "", small: bool = True, fit: bool = False) -> str:
+    """A booktabs ``table``; ``fit`` scales the tabular to the text width (needs graphicx)."""
     lines = [HEADER, r"\begin{table}[t]", r"\centering"]
     if small:
         lines.append(r"\small")
-    lines += [rf"\caption{{{caption}}}", rf"\label{{{label}}}", rf"\begin{{tabular}}{{{colspec}}}", r"\toprule",
+    lines += [rf"\caption{{{caption}}}", rf"\label{{{label}}}"]
+    if fit:
+        lines.append(r"\resizebox{\linewidth}{!}{%")
+    lines += [rf"\begin{{tabular}}{{{colspec}}}", r"\toprule",
               " & ".join(header) + r" \\", r"\midrule"]
     if rows:
         lines += [" & ".join(r) + r" \\" for r in rows]
     else:
         lines.append(rf"\multicolumn{{{len(header)}}}{{c}}{{\emph{{no data}}}} \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\bottomrule", r"\end{tabular}" + ("}" if fit else "")]
     if note:
         lines += [r"\par\smallskip", rf"{{\footnotesize {note}}}"]
     lines += [r"\end{table}", ""]
@@ -146,7 +150,7 @@ def metrics_table(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str], dig
     cap = ("Community-driven metrics, each computed only on the samples where it applies (I2I: image-to-image, "
            "T2I: text-to-image). Color shift is pooled over samples; the others are means over samples. "
            f"Backends: {esc(', '.join(backends)) or 'none'}.")
-    return table_env("tab:metrics", cap, "l" + "c" * len(cols), head, body)
+    return table_env("tab:metrics", cap, "l" + "c" * len(cols), head, body, fit=len(cols) > 4)
 
 
 def compare_table(stats: Sequence[Mapping[str, Any]], top_k: int) -> str:
@@ -170,7 +174,7 @@ def compare_table(stats: Sequence[Mapping[str, Any]], top_k: int) -> str:
            f"distinct-1/2 on a seeded subsample of at most {sample if sample is not None else '--'} prompts.")
     head = ["Dataset", "Prompts", "Words", "Median", "First bigrams", "Top-1 share", f"Top-{int(top_k)} share",
             "Entropy", "Dist-1", "Dist-2"]
-    return table_env("tab:compare", cap, "lrrrrrrrrr", head, rows)
+    return table_env("tab:compare", cap, "lrrrrrrrrr", head, rows, fit=True)
 
 
 def taxonomy_table(rows: Sequence[Mapping[str, Any]], splits: Sequence[str], producer: str) -> str:
