@@ -57,7 +57,8 @@ def output_hashes(ws: Path) -> dict[str, str]:
     for top in ("data", "results", "paper"):
         for path in sorted((ws / top).rglob("*")):
             rel = path.relative_to(ws).as_posix()
-            if path.is_file() and rel not in NOT_COMPARED and "/cache/" not in f"/{rel}":
+            # .gitignore files are DVC's bookkeeping (written by `dvc repro`, not by `dvc checkout`)
+            if path.is_file() and rel not in NOT_COMPARED and "/cache/" not in f"/{rel}" and path.name != ".gitignore":
                 out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
