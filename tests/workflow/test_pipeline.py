@@ -95,6 +95,19 @@ def test_dvc_metrics_show_headline_numbers_and_llm_usage(workspace: Path):
     assert "results/metrics/winrates.json" in files
 
 
+def test_offline_win_rates_order_the_controls_as_their_effects_imply(workspace: Path):
+    import polars as pl
+
+    table = pl.read_csv(workspace / "results" / "judge" / "winrates_image_to_image.csv").sort("win_rate", descending=True)
+    order = table["model"].to_list()
+    assert order[0] == "identity"  # exact preservation of the input ranks first
+    assert order.index("scramble") > order.index("color_cast")  # structure destroyed
+    assert order.index("face_swap") > order.index("color_cast")  # identity replaced
+    ci_low = dict(zip(table["model"], table["win_rate_ci_low"]))
+    ci_high = dict(zip(table["model"], table["win_rate_ci_high"]))
+    assert ci_low["identity"] > max(ci_high[m] for m in ("scramble", "face_swap"))
+
+
 def test_checkout_restores_without_snakemake_rerun(workspace: Path):
     before = output_hashes(workspace)
     shutil.rmtree(workspace / "data" / "interim")
