@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from echo_bench.io import read_json, read_parquet, write_parquet
+from echo_bench.judge.offline import EXAMPLE_CONFIG
 from echo_bench.params import StageParams
 from echo_bench.schemas import GENERATIONS, JUDGMENTS, METRIC_VALUES, SAMPLES
 from echo_bench.stages import judge as judge_stage
@@ -21,18 +22,7 @@ from echo_bench.stages import winrates as winrates_stage
 LOG = logging.getLogger("test.judge")
 SPLIT = "image_to_image"
 
-OFFLINE_CFG = {
-    "image_size": 64,
-    "ocr": False,
-    "signals": {
-        "text_accuracy": {"weight": 2.0, "better": "higher", "ref": 1.0},
-        "face_identity": {"weight": 1.0, "better": "higher", "ref": 0.6},
-        "structure_distance": {"weight": 1.0, "better": "lower", "scale": 0.1},
-        "color_shift": {"weight": 1.0, "better": "lower", "scale": 25.0},
-        "edge_similarity": {"weight": 1.0, "better": "higher", "ref": 1.0},
-        "pixel_difference": {"weight": 0.5, "better": "lower", "scale": 30.0},
-    },
-}
+OFFLINE_CFG = EXAMPLE_CONFIG
 
 
 def judge_params(judges, repeats=1, n_boot=200):

@@ -222,6 +222,16 @@ class Backend:
         return classify_exception(exc, self.sdk)
 
 
+def sdk_client(client_class: Any, backend: Backend) -> Any:
+    """An SDK client with its own retries off: the LLM layer retries (and honours Retry-After) itself."""
+    return client_class(
+        api_key=backend.api_key or "EMPTY",
+        base_url=backend.base_url or None,
+        timeout=backend.timeout_s,
+        max_retries=0,
+    )
+
+
 # --- OpenAI (and any OpenAI-compatible endpoint) ----------------------------------------
 
 
@@ -235,12 +245,7 @@ class OpenAIBackend(Backend):
         super().__init__(*args, **kw)
 
     def _make_client(self) -> Any:
-        return self.sdk.OpenAI(
-            api_key=self.api_key or "EMPTY",
-            base_url=self.base_url or None,
-            timeout=self.timeout_s,
-            max_retries=0,
-        )
+        return sdk_client(self.sdk.OpenAI, self)
 
     def payload(self, prep: Prepared, repair: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
         s = self.settings
@@ -363,12 +368,7 @@ class AnthropicBackend(Backend):
         super().__init__(*args, **kw)
 
     def _make_client(self) -> Any:
-        return self.sdk.Anthropic(
-            api_key=self.api_key or "EMPTY",
-            base_url=self.base_url or None,
-            timeout=self.timeout_s,
-            max_retries=0,
-        )
+        return sdk_client(self.sdk.Anthropic, self)
 
     def payload(self, prep: Prepared, repair: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
         s = self.settings
