@@ -162,6 +162,7 @@ def test_card_names_backends_offline_parts_and_every_field(released):
         for col in cols:
             assert f"`{col}`" in card, (config, col)
     assert "CC-BY-4.0" in card
+    assert len(doc["settings_sha256"]) == 64 and doc["settings_sha256"] in card
 
 
 def test_export_is_byte_identical_and_reference_mode(tmp_path):

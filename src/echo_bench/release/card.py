@@ -215,7 +215,8 @@ def render(doc: Mapping[str, Any], tables: Mapping[str, Mapping[str, pl.DataFram
         "6. Generate: every model under evaluation answers every benchmark sample.\n"
         "7. Judge: single-answer grading by each judge, pseudo-pairwise battles per prompt, a vote across judges.\n"
         "8. Metrics: colour shift, face identity, structure distance, text accuracy where applicable.\n\n"
-        "Settings that produced the numbers (from params.yaml):\n\n```yaml\n"
+        f"Settings that produced the numbers (from params.yaml; sha256 of their canonical JSON "
+        f"`{doc.get('settings_sha256')}`):\n\n```yaml\n"
         + yaml.safe_dump(doc.get("settings", {}), sort_keys=True, width=120, allow_unicode=True) + "```\n\n")
 
     parts.append("## Licences\n\n")

@@ -351,9 +351,18 @@ def describe(tables: Mapping[str, Mapping[str, pl.DataFrame]], results: Mapping[
         "backends": backends,
         "offline": offline_parts(backends),
         "settings": dict(info.get("settings", {})),
+        "settings_sha256": settings_hash(info.get("settings", {})),
         "licenses": dict(info.get("licenses", {})),
         "headline": _headline(results.get("winrates")),
     }
+
+
+def settings_hash(settings: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of the recorded settings: names the configuration, not the run."""
+    import hashlib
+
+    blob = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def _headline(winrates: Mapping[str, Any] | None) -> dict[str, Any]:
