@@ -91,7 +91,9 @@ def test_decide_with_an_llm_backend(tmp_path, monkeypatch) -> None:
     # the invalid reply falls back to the offline rules, labelled as such
     assert rows[("b", "color")]["backend"].startswith(f"{OFFLINE_BACKEND} (fallback")
     assert rows[("b", "color")]["applicable"] is False  # watercolour: the rules say no
-    assert len(calls[1].images) == 1 and "Task type: edit" in calls[1].text
+    # requests run concurrently, so find the edit sample's call by its content, not its order
+    (edit_call,) = [c for c in calls if "watercolor" in c.text]
+    assert len(edit_call.images) == 1 and "Task type: edit" in edit_call.text
     assert json.loads(json.dumps(rows[("a", "text")]["reason"]))  # plain strings
     # a re-run is served from the response cache: no new calls for the good reply
     with APIStub(responder) as stub2:
