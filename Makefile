@@ -6,6 +6,8 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.echo-bench-setup
+# dvc's stage commands call `snakemake` (and tests call the venv's tools): the venv comes first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup repro test dvc-yaml sync benchmarks lock paper clean-venv
 
