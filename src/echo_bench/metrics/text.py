@@ -329,50 +329,14 @@ class OcrReader:
 
 # --- the VLM text judge (option) ----------------------------------------------------------------
 
-#: The judge's template, registered with the prompt catalog when the package ships none
-#: (move it to ``echo_bench/prompts/text_judge.v1.md`` to ship it).
-TEXT_JUDGE_TEMPLATE = """---
-name: text_judge
-version: v1
-reply: json
-description: >
-  Metrics stage. Reads the text rendered in a generated image and judges how
-  accurately it matches the text the instruction asked for.
-variables: [prompt, target_text]
-reply_schema:
-  type: object
-  required: [rendered_text, accuracy]
-  properties:
-    rendered_text: {type: string}
-    accuracy: {type: number, minimum: 0, maximum: 1}
-    reason: {type: string}
----
-<!-- system -->
-You check text rendering in generated images. Transcribe exactly the text that
-is visible in the image, then judge how accurately it reproduces the requested
-text (spelling, every requested word present, no garbled letters). Reply with
-one JSON object and nothing else.
-
-<!-- user -->
-Instruction given to the image model:
-\"\"\"
-{{ prompt }}
-\"\"\"
-
-Text the instruction asks to render (pieces separated by newlines):
-\"\"\"
-{{ target_text }}
-\"\"\"
-
-The attached image is the model's output. Reply with exactly this JSON shape:
-{"rendered_text": "<all text visible in the image, in reading order>", "accuracy": <0..1, the fraction of the requested text rendered correctly>, "reason": "..."}
-"""
+#: The VLM text judge's template ships as ``echo_bench/prompts/text_judge.v1.md``.
+TEXT_JUDGE = "text_judge"
 
 
 def ensure_text_judge_template() -> str:
-    """Register :data:`TEXT_JUDGE_TEMPLATE` unless the package ships a ``text_judge``; its name."""
+    """The name of the VLM text judge's template; an error at once if the package lacks it."""
     from echo_bench import prompts
 
-    if "text_judge" not in prompts.available():
-        prompts.register(prompts.template_from_text("text_judge.v1.md", TEXT_JUDGE_TEMPLATE))
-    return "text_judge"
+    if TEXT_JUDGE not in prompts.available():
+        raise RuntimeError("prompt template text_judge is missing from echo_bench/prompts/")
+    return TEXT_JUDGE
