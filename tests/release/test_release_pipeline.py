@@ -4,6 +4,7 @@
 - evaluate-my-model: copies of a released model's outputs score exactly like that model;
 - `dvc push` to the local remote and to an S3-compatible server (moto, 127.0.0.1), a fresh
   `git clone` + `dvc pull` gets every file with the same sha256, `dvc get` / `dvc import` the release;
+  the same pull over HTTP from a static web server (127.0.0.1) serving the pushed folder;
 - a two-point `dvc exp run -S` sweep whose `dvc exp show` differs in the swept numbers.
 """
 
@@ -124,6 +125,42 @@ def test_local_remote_push_fresh_clone_pull(built: Path, tmp_path: Path):
     assert len(want) > 100
     assert got == want
     assert "up to date" in sh(["dvc", "status"], clone).stdout
+
+
+def test_http_remote_fresh_clone_pulls_over_http(built: Path, tmp_path: Path):
+    """A consumer reads the pushed remote through a static web server (GET only), as docs/remotes.md says."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    sh(["dvc", "push", "-r", "local"], built)
+    storage = built / "dvc-storage"
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep the test output clean
+            pass
+
+    requests: list[str] = []
+
+    class Counting(Quiet):
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Counting, directory=str(storage)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        clone = _clone_and_pull(built, tmp_path / "clone", "-r", "web",
+                                setup=[["dvc", "remote", "add", "--local", "web", url]])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert requests, "the pull never reached the HTTP server"
+    want, got = data_hashes(built), data_hashes(clone)
+    assert len(want) > 100
+    assert got == want
 
 
 def test_s3_remote_push_fresh_clone_pull_get_import(built: Path, tmp_path: Path):
