@@ -108,6 +108,26 @@ def test_offline_win_rates_order_the_controls_as_their_effects_imply(workspace: 
     assert ci_low["identity"] > max(ci_high[m] for m in ("scramble", "face_swap"))
 
 
+def test_metrics_single_out_the_control_with_each_known_effect(workspace: Path):
+    import polars as pl
+
+    table = pl.read_csv(workspace / "results" / "metrics" / "table.csv").filter(pl.col("split") == "image_to_image")
+
+    def value(metric: str) -> dict[str, float]:
+        rows = table.filter(pl.col("metric") == metric, pl.col("value").is_not_null())
+        return dict(zip(rows["model"], rows["value"]))
+
+    for metric in ("color_shift", "color_delta_e"):  # the paper's pooled definition and the perceptual one
+        got = value(metric)
+        assert max(got, key=got.get) == "color_cast", (metric, got)
+    structure = value("structure_distance")
+    assert max(structure, key=structure.get) == "scramble", structure
+    assert structure["identity"] == 0
+    face = value("face_identity")
+    assert min(face, key=face.get) == "face_swap", face
+    assert face["identity"] > 0.999
+
+
 def test_checkout_restores_without_snakemake_rerun(workspace: Path):
     before = output_hashes(workspace)
     shutil.rmtree(workspace / "data" / "interim")

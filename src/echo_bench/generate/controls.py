@@ -23,9 +23,11 @@ scramble       the input cut in ``block`` x ``block``    the identity canvas, sc
                the layout is destroyed
 typo           the input with the requested text        the requested text with a known error
                (with errors) on a banner at the bottom  rate rendered on the canvas
+               in the mean colour of the strip it covers
 face_swap      the face region (dlib HOG detector,      the identity canvas with a synthetic face
                else a central ellipse) replaced by a    in the central ellipse
-               synthetic face; nothing else changes
+               synthetic face keeping the region's mean
+               colour; nothing else changes
 =============  ======================================  ========================================
 
 ``typo`` substitutes ``round(cer * len(text))`` non-space characters of the
@@ -531,7 +533,12 @@ def synthetic_face(rows: tuple[int, int], cols: tuple[int, int], box: Sequence[f
 
 def face_swap(img: np.ndarray, seed: int = 0, detector: str = "auto", face_scale: float = 1.3,
               detect_max_side: int = 640) -> tuple[np.ndarray, dict[str, Any]]:
-    """The face region replaced by a synthetic face; pixels outside the region are untouched."""
+    """The face region replaced by a synthetic face; pixels outside the region are untouched.
+
+    The synthetic face is shifted so that the region keeps its mean colour (up to
+    clipping): the face's structure and identity change, the image's colour
+    balance does not, so colour metrics single out the colour-cast control.
+    """
     box, source = detect_face(img, detector, detect_max_side)
     (r0, r1), (c0, c1) = rows, cols = _ellipse_window(img.shape, box, face_scale)
     u, v = _uv(rows, cols, box, face_scale)
@@ -539,6 +546,8 @@ def face_swap(img: np.ndarray, seed: int = 0, detector: str = "auto", face_scale
     window = img[r0:r1, c0:c1]
     region_mean = window[mask].reshape(-1, 3).astype(np.float32).mean(axis=0) if mask.any() else np.zeros(3, np.float32)
     face = synthetic_face(rows, cols, box, face_scale, region_mean, seed)
+    if mask.any():  # keep the region's mean colour: this control changes who it is, not the colour balance
+        face[mask] += region_mean - face[mask].mean(axis=0)
     out = np.array(img, dtype=np.uint8, copy=True)
     out[r0:r1, c0:c1][mask] = np.clip(np.rint(face[mask]), 0, 255).astype(np.uint8)
     return out, {"face_box": [int(v) for v in box], "face_source": source, "face_scale": float(face_scale),
@@ -587,9 +596,16 @@ def _run_control(name: str, settings: Mapping[str, Any], *, prompt: str, inputs:
             base = Image.fromarray(identity(inputs[0]))
             W, H = base.size
             band = max(16, H // 5)
-            ImageDraw.Draw(base).rectangle((0, H - band, W, H), fill=tuple(int(c) for c in s["canvas_color"]))
+            # The banner takes the mean colour of the strip it covers, so the control changes the
+            # text, not the colour balance; the text is drawn in whichever of the two text colours
+            # contrasts more with it.
+            strip = np.asarray(base)[H - band:].reshape(-1, 3).astype(np.float64)
+            fill = np.rint(strip.mean(axis=0)).astype(int)
+            ink = max((s["text_color"], s["canvas_color"]),
+                      key=lambda c: float(np.abs(np.asarray(c, dtype=np.float64) - fill).sum()))
+            ImageDraw.Draw(base).rectangle((0, H - band, W, H), fill=tuple(int(c) for c in fill))
             if target:
-                draw_text_block(base, lines, (W // 20, H - band + 2, W - W // 20, H - 2), s["text_color"])
+                draw_text_block(base, lines, (W // 20, H - band + 2, W - W // 20, H - 2), ink)
             info["banner"] = [0, H - band, W, H]
             return ControlOutput(np.asarray(base).copy(), info)
         return ControlOutput(render_text(lines, s["canvas_size"], s["canvas_color"], s["text_color"]), info)
