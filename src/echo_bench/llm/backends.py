@@ -9,6 +9,7 @@ same parser serves synchronous calls and batch result files.
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import os
@@ -177,9 +178,12 @@ def _as_dict(obj: Any) -> dict[str, Any]:
 
 class Backend:
     name = ""
-    sdk: Any = None
+    #: The provider SDK's module and its client class, imported when a backend is made.
+    sdk_module: str = ""
+    client_class: str = ""
 
     def __init__(self, settings: Settings, *, api_key: str | None, base_url: str | None, timeout_s: float) -> None:
+        self.sdk = importlib.import_module(self.sdk_module)
         self.settings = settings
         self.api_key = api_key
         self.base_url = base_url
@@ -195,8 +199,14 @@ class Backend:
                     self._client = self._make_client()
         return self._client
 
-    def _make_client(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _make_client(self) -> Any:
+        """The SDK client with its own retries off: the LLM layer retries (and honours Retry-After) itself."""
+        return getattr(self.sdk, self.client_class)(
+            api_key=self.api_key or "EMPTY",
+            base_url=self.base_url or None,
+            timeout=self.timeout_s,
+            max_retries=0,
+        )
 
     def payload(self, prep: Prepared, repair: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
         raise NotImplementedError
@@ -222,30 +232,13 @@ class Backend:
         return classify_exception(exc, self.sdk)
 
 
-def sdk_client(client_class: Any, backend: Backend) -> Any:
-    """An SDK client with its own retries off: the LLM layer retries (and honours Retry-After) itself."""
-    return client_class(
-        api_key=backend.api_key or "EMPTY",
-        base_url=backend.base_url or None,
-        timeout=backend.timeout_s,
-        max_retries=0,
-    )
-
-
 # --- OpenAI (and any OpenAI-compatible endpoint) ----------------------------------------
 
 
 class OpenAIBackend(Backend):
     name = "openai"
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        import openai
-
-        self.sdk = openai
-        super().__init__(*args, **kw)
-
-    def _make_client(self) -> Any:
-        return sdk_client(self.sdk.OpenAI, self)
+    sdk_module = "openai"
+    client_class = "OpenAI"
 
     def payload(self, prep: Prepared, repair: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
         s = self.settings
@@ -360,15 +353,8 @@ class OpenAIBackend(Backend):
 
 class AnthropicBackend(Backend):
     name = "anthropic"
-
-    def __init__(self, *args: Any, **kw: Any) -> None:
-        import anthropic
-
-        self.sdk = anthropic
-        super().__init__(*args, **kw)
-
-    def _make_client(self) -> Any:
-        return sdk_client(self.sdk.Anthropic, self)
+    sdk_module = "anthropic"
+    client_class = "Anthropic"
 
     def payload(self, prep: Prepared, repair: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
         s = self.settings
