@@ -48,6 +48,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def paths(value: Any) -> list[str]:
+    """The paths of a named input: one path, a list of them (Snakemake's ``expand``), or none."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, (str, os.PathLike)) else [str(v) for v in value]
+
+
 def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

@@ -13,20 +13,16 @@ from typing import Any
 
 import polars as pl
 
-from echo_bench.io import read_json, write_json, write_text
-
-
-def _paths(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else [str(v) for v in value]
+from echo_bench.io import paths, read_json, write_json, write_text
 
 
 def run(inputs, outputs, params, log) -> dict[str, Any]:
-    parts = _paths(inputs["parts"])
+    parts = paths(inputs["parts"])
     merged = {Path(p).stem: read_json(p) for p in sorted(parts)}
     write_json(outputs["metrics"], merged)
     rows = 0
     if "plot_parts" in inputs and "plot_winrates" in outputs:
-        frames = [pl.read_csv(p).with_columns(pl.lit(Path(p).stem).alias("split")) for p in sorted(_paths(inputs["plot_parts"]))]
+        frames = [pl.read_csv(p).with_columns(pl.lit(Path(p).stem).alias("split")) for p in sorted(paths(inputs["plot_parts"]))]
         table = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame({"split": []})
         rows = table.height
         write_text(outputs["plot_winrates"], table.write_csv())

@@ -32,7 +32,7 @@ import polars as pl
 from echo_bench.generate.backends import make_backend
 from echo_bench.generate.hygiene import SizePolicy
 from echo_bench.generate.run import ImageCache, generate_split, merge_manifests
-from echo_bench.io import read_parquet, write_parquet
+from echo_bench.io import paths, read_parquet, write_parquet
 from echo_bench.params import StageParams
 from echo_bench.schemas import GENERATIONS, SAMPLES
 
@@ -75,15 +75,14 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
 
 
 def run_merge(inputs: dict[str, Any], outputs: dict[str, str], log: logging.Logger) -> dict[str, Any]:
-    paths = inputs["manifests"]
-    paths = [paths] if isinstance(paths, str) else [str(p) for p in paths]
-    df = merge_manifests(sorted(paths))
+    manifests = paths(inputs["manifests"])
+    df = merge_manifests(sorted(manifests))
     write_parquet(df, outputs["generations"], GENERATIONS)
     by = Counter((r["split"], r["model"], r["status"]) for r in df.select("split", "model", "status").iter_rows(named=True))
-    log.info("generate merge: %d manifests, %d rows", len(paths), df.height)
+    log.info("generate merge: %d manifests, %d rows", len(manifests), df.height)
     return {
         "mode": "merge",
-        "manifests": len(paths),
+        "manifests": len(manifests),
         "rows": df.height,
         "status": {f"{s}/{m}/{st}": n for (s, m, st), n in sorted(by.items())},
     }

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from echo_bench.ingest import IngestSettings, ingest_dumps
-from echo_bench.io import write_parquet
+from echo_bench.io import paths, write_parquet
 from echo_bench.params import lookup
 from echo_bench.schemas import MEDIA, POSTS, QUARANTINE
 
@@ -51,14 +51,14 @@ def dump_list(inputs: Mapping[str, Any], declared: Any) -> list[tuple[Path, str]
     given = inputs.get("dumps", inputs.get("dump"))
     if given is None:
         raise KeyError("stage ingest needs an input named 'dumps' (or 'dump')")
-    paths = [given] if isinstance(given, (str, os.PathLike)) else list(given)
+    dumps = paths(given)
     formats: dict[str, str] = {}
     for item in declared or ():
         if isinstance(item, Mapping):
             formats[os.path.normpath(str(item["path"]))] = str(item.get("format") or "auto")
         else:
             formats[os.path.normpath(str(item))] = "auto"
-    return [(Path(p), formats.get(os.path.normpath(str(p)), "auto")) for p in paths]
+    return [(Path(p), formats.get(os.path.normpath(str(p)), "auto")) for p in dumps]
 
 
 def run(inputs: dict[str, Any], outputs: dict[str, str], params: Mapping[str, Any], log: logging.Logger) -> dict:

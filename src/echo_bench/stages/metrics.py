@@ -35,7 +35,7 @@ from typing import Any
 
 import polars as pl
 
-from echo_bench.io import read_parquet, write_json, write_parquet, write_text
+from echo_bench.io import paths, read_parquet, write_json, write_parquet, write_text
 from echo_bench.metrics.applicability import APPLICABILITY, FAMILY_OF, decide
 from echo_bench.metrics.device import resolve_device
 from echo_bench.metrics.runner import (
@@ -76,9 +76,7 @@ def _write_table(table: pl.DataFrame, path: str) -> None:
 
 def merge(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, log: logging.Logger) -> dict[str, Any]:
     """Concatenate METRIC_VALUES shards and build the per-model table from them."""
-    paths = inputs["values"]
-    paths = [paths] if isinstance(paths, str) else list(paths)
-    frames = [read_parquet(p, METRIC_VALUES) for p in paths]
+    frames = [read_parquet(p, METRIC_VALUES) for p in paths(inputs["values"])]
     values = pl.concat(frames) if frames else pl.DataFrame(schema=METRIC_VALUES)
     keys = ["split", "model", "sample_id", "metric"]
     dup = values.height - values.unique(keys).height
@@ -87,13 +85,13 @@ def merge(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, 
     values = values.sort(keys)
     table = aggregate(values, input_pool=str(params["metrics.color.input_pool"]),
                       bootstrap=int(params["metrics.bootstrap"]), seed=int(params["metrics.seed"]))
-    log.info("metrics merge: %d shards, %d rows, %d table rows", len(paths), values.height, table.height)
+    log.info("metrics merge: %d shards, %d rows, %d table rows", len(frames), values.height, table.height)
     write_parquet(values, outputs["values"], METRIC_VALUES)
     _write_table(table, outputs["table"])
     if "table_json" in outputs:
         _write_table(table, outputs["table_json"])
     counts = values.group_by("metric", "status").len().sort("metric", "status")
-    return {"mode": "merge", "shards": len(paths), "rows": values.height, "table_rows": table.height,
+    return {"mode": "merge", "shards": len(frames), "rows": values.height, "table_rows": table.height,
             "status_by_metric": {m: {st: n for mm, st, n in counts.iter_rows() if mm == m}
                                  for m in sorted(set(counts["metric"].to_list()))}}
 

@@ -25,14 +25,8 @@ import polars as pl
 
 from echo_bench.analyses import latex
 from echo_bench.analyses import taxonomy as tax
-from echo_bench.io import read_json, write_text
+from echo_bench.io import paths, read_json, write_text
 from echo_bench.params import StageParams
-
-
-def _paths(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def _json(inputs: dict[str, Any], name: str, missing: list[str]) -> Any:
@@ -105,7 +99,7 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
     wr_digits = int(params["paper.winrate_digits"])
 
     winrates: dict[str, Any] = {}
-    for p in _paths(inputs.get("winrates")):
+    for p in paths(inputs.get("winrates")):
         if Path(p).exists():
             doc = read_json(p)
             winrates[split_of(p, doc)] = doc

@@ -13,7 +13,7 @@ from typing import Any
 
 from echo_bench import params as params_mod
 from echo_bench.llm.usage import write_usage
-from echo_bench.io import read_json, write_json
+from echo_bench.io import paths, read_json, write_json
 
 PACKAGES = (
     "echo-bench",
@@ -86,13 +86,9 @@ def llm_usage_by_step(summaries: list[dict[str, Any]]) -> dict[str, dict[str, An
     return out
 
 
-def _paths(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else [str(v) for v in value]
-
-
 def run(inputs, outputs, params, log):
-    summaries = [read_json(p) for p in _paths(inputs["summaries"])]
-    split_summaries = [read_json(p) for p in _paths(inputs.get("judge_summaries", []))]
+    summaries = [read_json(p) for p in paths(inputs["summaries"])]
+    split_summaries = [read_json(p) for p in paths(inputs.get("judge_summaries", []))]
     lock = Path(LOCK_FILE)
     record = {
         "git": git_state(),

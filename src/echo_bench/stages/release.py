@@ -21,7 +21,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from echo_bench.io import write_json
+from echo_bench.io import paths, write_json
 from echo_bench.params import StageParams
 from echo_bench.release.export import BENCHMARK_SPLITS, SPLITS, ReleaseInputs, ReleaseSettings, export
 
@@ -29,8 +29,7 @@ CURATION_STAGES = ("relevance", "extract", "multimodal", "finalize")
 
 
 def _by_split(value: Any) -> dict[str, str]:
-    paths = [value] if isinstance(value, str) else [str(v) for v in value]
-    return {Path(p).stem: p for p in paths}
+    return {Path(p).stem: p for p in paths(value)}
 
 
 def _backend(cfg: Any) -> str:

@@ -26,16 +26,10 @@ from typing import Any
 
 import polars as pl
 
-from echo_bench.io import read_json, read_parquet, write_text
+from echo_bench.io import paths, read_json, read_parquet, write_text
 from echo_bench.params import StageParams
 from echo_bench.report.build import ImageStore, ReportSettings, build_data, gallery, render_html
 from echo_bench.schemas import GENERATIONS, SAMPLES
-
-
-def _paths(value: Any) -> list[str]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def settings_from_params(params: StageParams) -> ReportSettings:
@@ -74,7 +68,7 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
         return pl.read_csv(p, infer_schema_length=None).to_dicts() if p else []
 
     winrates: dict[str, Any] = {}
-    for p in _paths(inputs.get("winrates")):
+    for p in paths(inputs.get("winrates")):
         if Path(p).exists():
             doc = read_json(p)
             winrates[str(doc.get("split") or Path(p).stem.removeprefix("winrates_"))] = doc
