@@ -24,6 +24,7 @@ from echo_bench.io import read_parquet, write_parquet
 from echo_bench.judge.grading import grade, judge_items, judgments_frame
 from echo_bench.judge.offline import OfflineJudge, table_signals
 from echo_bench.llm import make_client
+from echo_bench.llm.usage import UsageMeter
 from echo_bench.params import StageParams
 from echo_bench.schemas import GENERATIONS, JUDGMENTS, METRIC_VALUES, SAMPLES
 
@@ -126,10 +127,8 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
 
 def merge_usage(usages) -> dict[str, dict[str, Any]]:
     """One {model: counts} from several clients' usage (two judges may share a model)."""
-    out: dict[str, dict[str, Any]] = {}
+    meter = UsageMeter()
     for usage in usages:
         for model, counts in usage.items():
-            row = out.setdefault(model, {})
-            for key, value in counts.items():
-                row[key] = row.get(key, 0) + value
-    return dict(sorted(out.items()))
+            meter.add(model, **counts)
+    return meter.snapshot()
