@@ -30,6 +30,8 @@ def run_stage(
     log = stage_logger(stage, log_path)
     stage_params = params_mod.StageParams(params)
     log.info("stage %s: inputs %s", stage, dict(inputs))
+    if outputs.get("cache"):  # a response cache kept between runs; DVC expects it even if nothing was cached
+        Path(outputs["cache"]).mkdir(parents=True, exist_ok=True)
     summary = module.run(dict(inputs), dict(outputs), stage_params, log) or {}
     summary = {"stage": stage, **summary}
     if "summary" in outputs:
@@ -46,7 +48,6 @@ def run_from_snakemake(smk: Any) -> None:
     outputs = dict(smk.output.items())
     if smk.params.get("cache"):
         outputs["cache"] = smk.params.get("cache")  # kept between runs: see workflow/dvcgen.py
-        Path(outputs["cache"]).mkdir(parents=True, exist_ok=True)  # DVC expects it even if nothing was cached
     stage = smk.params.get("stage", smk.rule)
     run_stage(stage, dict(smk.input.items()), outputs, params, log_path)
 

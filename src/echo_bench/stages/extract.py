@@ -11,7 +11,6 @@ Rules: :mod:`echo_bench.curate.extract`; offline rules E0-E8 in docs/curation.md
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from echo_bench.curate import extract as ex
@@ -37,7 +36,6 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
     settings = ex.ExtractSettings(model_of_interest=str(params["model_of_interest"]), names=names)
     q = Quarantine(ex.STEP)
     threads = ex.build_threads(kept, thread_posts, queried, media, q)
-    Path(outputs["cache"]).mkdir(parents=True, exist_ok=True)
     offline = ex.make_offline({t.thread_id: t for t in threads}, names)
     client = make_stage_client(params, "extract", outputs["cache"], offline, log)
     result = ex.extract_samples(threads, client, settings, q, log=log)

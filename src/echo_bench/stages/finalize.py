@@ -33,7 +33,6 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
         send_images=bool(params["finalize.send_images"]),
         min_prompt_words=int(params["finalize.min_prompt_words"]),
     )
-    Path(outputs["cache"]).mkdir(parents=True, exist_ok=True)
     result = fz.finalize_samples(
         processed,
         lambda offline: make_stage_client(params, "finalize", outputs["cache"], offline, log),

@@ -64,8 +64,6 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
         if declared != (root / backend.folder).resolve():
             raise ValueError(f"generate: input import_dir {inputs['import_dir']} is not the model's folder {backend.folder}")
     cache = ImageCache(outputs["cache"]) if outputs.get("cache") else None
-    if cache is not None:
-        Path(outputs["cache"]).mkdir(parents=True, exist_ok=True)
 
     df, summary = generate_split(samples, backend, split=split, model=model, images_dir=outputs["images"], seed=seed,
                                  policy=policy, root=root, cache=cache, log=log)

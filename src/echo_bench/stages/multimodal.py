@@ -61,7 +61,6 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
     crops = Path(outputs["crops"])
     crops.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in crops.iterdir() if _CROP_NAME.match(p.name)}
-    Path(outputs["cache"]).mkdir(parents=True, exist_ok=True)
     q = Quarantine(mm.STEP)
     result = mm.process_candidates(
         candidates,

@@ -13,7 +13,6 @@ Rules: :mod:`echo_bench.curate.relevance`; offline rules R1-R8 in docs/curation.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from echo_bench.curate import relevance as rel
@@ -30,7 +29,6 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
     log.info("relevance: read %d queried posts and %d threads", queried.height, threads.height)
     names = rel.names_from_params(params)
     settings = rel.settings_from_params(params, names)
-    Path(outputs["cache"]).mkdir(parents=True, exist_ok=True)
     client = make_stage_client(params, "relevance", outputs["cache"], rel.make_offline(names), log)
     result = rel.score_threads(queried, threads, client, settings, log=log)
     write_parquet(result.scores, outputs["scores"], RELEVANCE_SCORES, name="scores")
