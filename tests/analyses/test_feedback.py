@@ -18,6 +18,7 @@ from echo_bench.schemas import SAMPLES
         ("it doesn't look like you at all", "failure", "doesn't look like"),
         ("the aspect ratio changed and it's squished", "failure", "aspect ratio"),
         ("perfect, no typos!", "success", "no typos"),
+        ("the spelling was right this time", "success", "spelled right"),
         ("wow it really looks like you", "success", "looks like you"),
         ("thanks for sharing the prompt", "neutral", None),
         ("cool style but the likeness is gone", "failure", "lost the identity"),

@@ -104,7 +104,7 @@ LEXICON: tuple[Term, ...] = tuple(
          rf"(?:wrong|broken|messed up|jumbled|scrambled) (?:text|letters|words|spelling|lettering)",
          rf"(?:text|letters|lettering|spelling|words) {_IS} (?:all )?(?:wrong|off|broken|messed up|nonsense|jumbled)")
     + _t("success", "text_accuracy", "no typos", r"(?:no|zero|without) (?:typos?|spelling (?:mistakes?|errors?)|misspellings?)")
-    + _t("success", "text_accuracy", "spelled right", r"spelled (?:it )?(?:right|correctly|perfectly)", r"spelling {_IS} (?:perfect|right|correct)")
+    + _t("success", "text_accuracy", "spelled right", r"spelled (?:it )?(?:right|correctly|perfectly)", rf"spelling {_IS} (?:perfect|right|correct)")
     + _t("success", "text_accuracy", "text perfect",
          rf"(?:text|lettering|letters|typography|text rendering) {_IS} (?:so |really |actually )?(?:perfect|correct|flawless|accurate|clean|right|crisp|insane|great|amazing)",
          r"(?:perfect|flawless|accurate|correct|clean) (?:text|lettering|typography|text rendering)")
