@@ -11,12 +11,14 @@ runs the whole pipeline, then checks what a user relies on:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -84,8 +86,6 @@ def test_outputs_exist_with_stage_summaries(workspace: Path):
 
 
 def test_dvc_metrics_show_headline_numbers_and_llm_usage(workspace: Path):
-    import json
-
     shown = json.loads(sh(["dvc", "metrics", "show", "--json"], workspace).stdout)
     files = next(iter(shown.values()))["data"]
     usage = files["results/metrics/llm_usage.json"]["data"]
@@ -96,8 +96,6 @@ def test_dvc_metrics_show_headline_numbers_and_llm_usage(workspace: Path):
 
 
 def test_offline_win_rates_order_the_controls_as_their_effects_imply(workspace: Path):
-    import polars as pl
-
     table = pl.read_csv(workspace / "results" / "judge" / "winrates_image_to_image.csv").sort("win_rate", descending=True)
     order = table["model"].to_list()
     assert order[0] == "identity"  # exact preservation of the input ranks first
@@ -109,8 +107,6 @@ def test_offline_win_rates_order_the_controls_as_their_effects_imply(workspace: 
 
 
 def test_metrics_single_out_the_control_with_each_known_effect(workspace: Path):
-    import polars as pl
-
     table = pl.read_csv(workspace / "results" / "metrics" / "table.csv").filter(pl.col("split") == "image_to_image")
 
     def value(metric: str) -> dict[str, float]:
