@@ -19,7 +19,17 @@ class Quarantine:
     stage: str
     rows: list[dict[str, str | None]] = field(default_factory=list)
 
-    def add(self, reason: str, detail: str, *, source_file: str = "", source_record: str = "", raw: str = "") -> None:
+    def add(
+        self,
+        reason: str,
+        detail: str,
+        *,
+        source_file: str = "",
+        source_record: str = "",
+        raw: str = "",
+        raw_limit: int | None = RAW_LIMIT,
+    ) -> None:
+        """One rejected record; ``raw`` is cut at ``raw_limit`` characters (None: kept whole)."""
         self.rows.append(
             {
                 "stage": self.stage,
@@ -27,7 +37,7 @@ class Quarantine:
                 "source_record": source_record,
                 "reason": reason,
                 "detail": detail,
-                "raw": raw[:RAW_LIMIT],
+                "raw": raw if raw_limit is None else raw[:raw_limit],
             }
         )
 

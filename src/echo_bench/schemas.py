@@ -167,6 +167,8 @@ JUDGMENTS = pl.Schema(
         "score": pl.Float64,  # parsed 1-10 rating, null if it could not be parsed
         "status": pl.Utf8,  # ok | parse_failed | call_failed | no_output
         "error": pl.Utf8,
+        "rating_form": pl.Utf8,  # which verdict spelling was parsed (judge/grading.py FORMS), null if none
+        "rejected": pl.Utf8,  # JSON list of the replies the parser rejected: [{attempt, error, text}], null if none
     }
 )
 

@@ -39,7 +39,6 @@ def test_valid(reply, score):
         ("   \n", "empty"),
         (CRITIQUE, "last line"),  # missing
         (f"Rating: [[7]]\n{CRITIQUE}", "last line"),  # rating not at the end
-        (f"{CRITIQUE}\nRating: 7", "last line"),  # not the fixed form
         (f"{CRITIQUE}\nRating: [[7]] Rating: [[8]]", "last line"),  # two on the last line
         (f"{CRITIQUE}\nFinal: Rating: [[7]]", "last line"),
         (f"{CRITIQUE}\nRating: [[0]]", "outside"),  # out of range

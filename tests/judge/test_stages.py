@@ -25,10 +25,12 @@ SPLIT = "image_to_image"
 OFFLINE_CFG = EXAMPLE_CONFIG
 
 
-def judge_params(judges, repeats=1, n_boot=200):
+def judge_params(judges, repeats=1, n_boot=200, max_failed_share=None):
+    extra = {} if max_failed_share is None else {"max_failed_share": max_failed_share}
     return StageParams(
         {
             "judge": {
+                **extra,
                 "template": "judge_single@v1",
                 "repeats": repeats,
                 "judges": judges,
@@ -181,12 +183,13 @@ def test_two_judges_openai_and_anthropic_sdks_against_the_stub(tmp_path, monkeyp
             {"name": "claude", "backend": "anthropic", "model": "claude-stub", "base_url": stub.anthropic_base_url,
              "api_key_env": "ECHO_TEST_KEY", "weight": 1.0, "backoff_base_s": 0.01, "backoff_max_s": 0.02},
         ]
-        params = judge_params(judges, repeats=2)
+        params = judge_params(judges, repeats=2, max_failed_share=0.5)  # claude's 4 of 12 are tolerated
         stub.inject(stub_mod.Fault.server_error(503))  # one transient failure, retried by the client
         outs = {"judgments": "judgments.parquet", "cache": "cache/judge"}
         summary = judge_stage.run({"samples": s, "generations": g}, outs, params, LOG)
-        # 2 models with output x 3 samples x 2 repeats = 12 calls per judge (+1 retried 503)
-        assert stub.hits["POST /v1/chat/completions"] + stub.hits["POST /v1/messages"] == 25
+        # 2 models with output x 3 samples x 2 repeats = 12 calls per judge (+1 retried 503),
+        # and claude's 4 replies without a verdict are re-asked twice each (max_retries 2)
+        assert stub.hits["POST /v1/chat/completions"] + stub.hits["POST /v1/messages"] == 25 + 4 * 2
         calls = [c for c in stub.calls]
         assert all(len(c.images) == 2 for c in calls)  # the input image, then the output
         assert {c.provider for c in calls} == {"openai", "anthropic"}
@@ -203,11 +206,18 @@ def test_two_judges_openai_and_anthropic_sdks_against_the_stub(tmp_path, monkeyp
         assert set(claude["backend"]) == {"anthropic"} and set(claude["score"].drop_nulls()) == {2.0, 9.0}
         pf = claude.filter(pl.col("status") == "parse_failed")
         assert pf["raw"].str.ends_with("I would rate it highly.").all() and (pf["sample_id"] == "s1").all()
+        # every rejected reply kept verbatim with its attempt number
+        for rejected in pf["rejected"].to_list():
+            got = json.loads(rejected)
+            assert [r["attempt"] for r in got] == [1, 2, 3]
+            assert all(r["text"].endswith("I would rate it highly.") and r["error"].startswith("unparsed_reply") for r in got)
+        assert set(claude.filter(pl.col("status") == "ok")["rating_form"]) == {"rating_brackets+markdown"}
+        assert set(gpt["rating_form"]) == {"rating_brackets"}
 
-        # a re-run is served from the response cache: no new call
+        # a re-run is served from the response cache, except the parse failures, which were never cached
         hits = sum(stub.hits.values())
         judge_stage.run({"samples": s, "generations": g}, outs, params, LOG)
-        assert sum(stub.hits.values()) == hits
+        assert sum(stub.hits.values()) == hits + 4 * 3
         assert read_parquet(tmp_path / "judgments.parquet", JUDGMENTS).equals(j)
 
     res = run_winrates(tmp_path, params)
@@ -226,15 +236,20 @@ def test_two_judges_openai_and_anthropic_sdks_against_the_stub(tmp_path, monkeyp
     assert read_json(res["metrics"])["parse_failure_rate"] == pytest.approx(4 / 24, abs=1e-6)
 
 
-def test_missing_api_key_is_a_call_failure_not_a_crash(tmp_path, monkeypatch):
+def test_missing_api_key_stops_the_stage_before_any_call_and_writes_nothing(tmp_path, monkeypatch):
+    from echo_bench.llm import LLMStageError
+
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ECHO_ABSENT_KEY", raising=False)
     s, g = build_split(tmp_path, n=1)
     params = judge_params([{"name": "gpt", "backend": "openai", "model": "gpt-4o", "base_url": "http://127.0.0.1:9/v1",
                             "api_key_env": "ECHO_ABSENT_KEY", "weight": 1.0}])
-    summary = judge_stage.run({"samples": s, "generations": g}, {"judgments": "j.parquet", "cache": "c"}, params, LOG)
-    assert summary["judges"]["gpt"]["status"] == {"call_failed": 2, "no_output": 1}
-    assert summary["judges"]["gpt"]["errors"] == {"missing_api_key": 2}
+    with pytest.raises(LLMStageError) as info:
+        judge_stage.run({"samples": s, "generations": g}, {"judgments": "j.parquet", "cache": "c"}, params, LOG)
+    msg = str(info.value)
+    assert "judge:image_to_image" in msg and "openai" in msg and "http://127.0.0.1:9/v1" in msg
+    assert "ECHO_ABSENT_KEY is not set" in msg
+    assert not (tmp_path / "j.parquet").exists()
 
 
 def test_winrates_on_empty_or_single_model_judgments(tmp_path, monkeypatch):
@@ -243,7 +258,7 @@ def test_winrates_on_empty_or_single_model_judgments(tmp_path, monkeypatch):
     write_parquet(pl.DataFrame(schema=JUDGMENTS), tmp_path / "judgments.parquet", JUDGMENTS)
     res = run_winrates(tmp_path, params)
     assert res["summary"]["top_model"] is None
-    row = [("image_to_image", "s1", "m", "j", "offline", "t", 0, "x\nRating: [[5]]", 5.0, "ok", None)]
+    row = [("image_to_image", "s1", "m", "j", "offline", "t", 0, "x\nRating: [[5]]", 5.0, "ok", None, "rating_brackets", None)]
     write_parquet(pl.DataFrame(row, schema=JUDGMENTS, orient="row"), tmp_path / "judgments.parquet", JUDGMENTS)
     res = run_winrates(tmp_path, params)
     assert res["summary"]["win_rate"] == {"m": None}

@@ -15,7 +15,7 @@ rule judge:
     log:
         "logs/judge/{split}.log",
     params:
-        cfg=select("judge.judges", "judge.template", "judge.repeats", "judge.call", "judge.offline", "llm.prices"),
+        cfg=select("judge.judges", "judge.template", "judge.repeats", "judge.call", "judge.offline", "judge.max_failed_share", "llm.prices"),
         cache="data/cache/llm/judge",
     script:
         STAGE_SCRIPT

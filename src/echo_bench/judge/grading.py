@@ -14,33 +14,40 @@ module
   without any call (:func:`reparse`), so a change of the parsing rule never
   needs new judge calls.
 
-The parsing rule (strict; see docs/judging.md)
-----------------------------------------------
+The parsing rule (see docs/judging.md)
+--------------------------------------
 Only the judge's own reply is parsed, never the instruction, so a rating-looking
 string in a prompt or in text rendered inside an image cannot become a score
 unless the judge itself ends its reply with it.
 
 1. The *last non-empty line* of the reply is the verdict line.  After removing
    markdown emphasis characters (``*``, ``_`` and backticks), surrounding
-   whitespace and one trailing period, it must be exactly
-   ``Rating: [[N]]`` (``Rating`` in any case, optional spaces around ``N``).
-2. ``N`` must be an integer with 1 <= N <= 10 (``7.5``, ``0``, ``11``, ``7/10``
-   are parse failures).
+   whitespace and one trailing period, it must be a whole verdict in one of the
+   spellings judges produce (:data:`FORMS`, ``Rating`` in any case, optional
+   spaces): ``Rating: [[N]]`` (the template's form), ``[[N]]``,
+   ``Rating: N/10`` or ``Rating: N`` (which also covers ``**Rating:** N``).
+   Which one matched is recorded (``rating_form``, with ``+markdown`` when
+   emphasis characters were removed).
+2. ``N`` must be an integer with 1 <= N <= 10 (``7.5``, ``0``, ``11``,
+   ``[[7/10]]`` are parse failures).
 3. Any *other* line of the reply that is, by the same cleaning, a whole verdict
-   line ``Rating: [[M]]`` with M != N makes the reply ambiguous: parse failure
+   line (any form) with a value M != N makes the reply ambiguous: parse failure
    ("conflicting ratings").  A repeated verdict with the same value is accepted.
    Rating-looking text *inside* a sentence (for example the judge quoting the
    prompt) is not a verdict line and is ignored.
 
 Nothing else is accepted: no search for a rating elsewhere in the reply, no
-"Rating: 7" without brackets, no number after the verdict line.  A reply that
-fails gets ``status = parse_failed``, ``score = null`` and the reason in
-``error``; that judge then abstains on the battles of that item.
+number after the verdict line.  A reply that fails is re-asked (the client's
+repair turn, :data:`RATING_REPAIR_NOTE`) like an invalid JSON reply; when every
+attempt fails the row gets ``status = parse_failed``, ``score = null``, the
+reason in ``error`` and every rejected reply verbatim, with its attempt number,
+in ``rejected``; that judge then abstains on the battles of that item.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,7 +67,19 @@ STATUSES = (OK, PARSE_FAILED, CALL_FAILED, NO_OUTPUT)
 
 RATING_MIN, RATING_MAX = 1, 10
 
-_VERDICT = re.compile(r"rating\s*:\s*\[\[\s*([^\[\]]*?)\s*\]\]", re.IGNORECASE)
+#: The verdict spellings accepted on the last line, in the order they are tried: (form, pattern).
+FORMS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("rating_brackets", re.compile(r"rating\s*:\s*\[\[\s*([^\[\]]*?)\s*\]\]", re.IGNORECASE)),  # Rating: [[8]]
+    ("brackets", re.compile(r"\[\[\s*([^\[\]]*?)\s*\]\]")),  # [[8]]
+    ("rating_out_of_10", re.compile(r"rating\s*:\s*([+-]?\d+(?:\.\d+)?)\s*/\s*10", re.IGNORECASE)),  # Rating: 8/10
+    ("rating_plain", re.compile(r"rating\s*:\s*([+-]?\d+(?:\.\d+)?)", re.IGNORECASE)),  # Rating: 8, **Rating:** 8
+)
+
+#: The re-ask after a reply without a usable rating ("{error}" is the parser's reason).
+RATING_REPAIR_NOTE = (
+    "Your previous reply could not be used: {error}. Reply again with your evaluation, and end it with "
+    "a final line of exactly the form `Rating: [[N]]`, where N is an integer from 1 to 10."
+)
 _INTEGER = re.compile(r"[+-]?\d+")
 _DECORATION = str.maketrans("", "", "*_`")
 
@@ -72,36 +91,54 @@ class ParsedRating:
     score: float | None
     status: str
     error: str | None = None
+    form: str | None = None  # which verdict spelling matched (FORMS), "+markdown" when emphasis was removed
+
+
+def _verdict(line: str) -> tuple[str, str] | None:
+    """(value text, form) when ``line`` is a whole verdict line in one of :data:`FORMS`, else None."""
+    stripped = line.strip()
+    cleaned = stripped.translate(_DECORATION).strip()
+    if cleaned.endswith("."):
+        cleaned = cleaned[:-1].rstrip()
+    for form, pattern in FORMS:
+        m = pattern.fullmatch(cleaned)
+        if m:
+            marked = stripped.rstrip(".").strip() != stripped.translate(_DECORATION).rstrip(".").strip()
+            return m.group(1), form + ("+markdown" if marked else "")
+    return None
 
 
 def _verdict_value(line: str) -> str | None:
-    """The text between ``[[ ]]`` when ``line`` is a whole verdict line, else None."""
-    cleaned = line.translate(_DECORATION).strip()
-    if cleaned.endswith("."):
-        cleaned = cleaned[:-1].rstrip()
-    m = _VERDICT.fullmatch(cleaned)
-    return m.group(1) if m else None
+    v = _verdict(line)
+    return v[0] if v else None
 
 
 def parse_rating(reply: str | None, *, lo: int = RATING_MIN, hi: int = RATING_MAX) -> ParsedRating:
-    """Parse the final ``Rating: [[N]]`` line of a judge's reply (rules in the module doc)."""
+    """Parse the final verdict line of a judge's reply (rules in the module doc)."""
     if reply is None or not reply.strip():
         return ParsedRating(None, PARSE_FAILED, "empty reply")
     lines = [ln for ln in reply.splitlines() if ln.strip()]
-    value = _verdict_value(lines[-1])
-    if value is None:
+    verdict = _verdict(lines[-1])
+    if verdict is None:
         tail = lines[-1].strip()
         return ParsedRating(None, PARSE_FAILED, f"last line is not 'Rating: [[N]]': {tail[:80]!r}")
+    value, form = verdict
     if not _INTEGER.fullmatch(value):
-        return ParsedRating(None, PARSE_FAILED, f"rating {value!r} is not an integer")
+        return ParsedRating(None, PARSE_FAILED, f"rating {value!r} is not an integer", form)
     n = int(value)
     if not lo <= n <= hi:
-        return ParsedRating(None, PARSE_FAILED, f"rating {n} outside {lo}-{hi}")
+        return ParsedRating(None, PARSE_FAILED, f"rating {n} outside {lo}-{hi}", form)
     others = {v for v in (_verdict_value(ln) for ln in lines[:-1]) if v is not None}
     conflicting = sorted(v for v in others if not (_INTEGER.fullmatch(v) and int(v) == n))
     if conflicting:
-        return ParsedRating(None, PARSE_FAILED, f"conflicting ratings: final {n}, earlier {conflicting}")
-    return ParsedRating(float(n), OK, None)
+        return ParsedRating(None, PARSE_FAILED, f"conflicting ratings: final {n}, earlier {conflicting}", form)
+    return ParsedRating(float(n), OK, None, form)
+
+
+def rating_check(reply: str) -> str | None:
+    """The client-side check of a judge reply (``LLMRequest.check``): None when a rating parses, else why not."""
+    p = parse_rating(reply)
+    return None if p.status == OK else p.error
 
 
 def reparse(judgments: pl.DataFrame) -> pl.DataFrame:
@@ -119,10 +156,12 @@ def reparse(judgments: pl.DataFrame) -> pl.DataFrame:
     scores = [p.score if p else s for p, s in zip(parsed_rows, judgments["score"].to_list())]
     statuses = [p.status if p else s for p, s in zip(parsed_rows, judgments["status"].to_list())]
     errors = [p.error if p else e for p, e in zip(parsed_rows, judgments["error"].to_list())]
+    forms = [p.form if p else f for p, f in zip(parsed_rows, judgments["rating_form"].to_list())]
     return judgments.with_columns(
         pl.Series("score", scores, dtype=pl.Float64),
         pl.Series("status", statuses, dtype=pl.Utf8),
         pl.Series("error", errors, dtype=pl.Utf8),
+        pl.Series("rating_form", forms, dtype=pl.Utf8),
     )
 
 
@@ -265,6 +304,8 @@ def build_request(item: Item, *, template: str, repeat: int = 0, offline_signals
         images=(*item.input_images, item.output_image),
         json_schema=None,
         key=f"{item.split}/{item.sample_id}/{item.model}/r{repeat}",
+        check=rating_check,
+        repair_note=RATING_REPAIR_NOTE,
     )
 
 
@@ -281,6 +322,8 @@ def _row(item: Item, judge: str, backend: str, template: str, repeat: int, **kw:
         "score": kw.get("score"),
         "status": kw["status"],
         "error": kw.get("error"),
+        "rating_form": kw.get("rating_form"),
+        "rejected": json.dumps(list(kw["rejected"]), ensure_ascii=False, sort_keys=True) if kw.get("rejected") else None,
     }
 
 
@@ -298,6 +341,9 @@ def grade(
     Items without output give ``no_output`` rows and no call.  The others are sent
     in one ``client.run`` batch; a failed call gives ``call_failed`` (the client's
     error in ``error``), a reply gives its verbatim text in ``raw`` and the parse.
+    A reply the client rejected after every re-ask (error code ``unparsed_reply``)
+    gives ``parse_failed`` with its last reply in ``raw``; every rejected reply of
+    the item (also those before a successful re-ask) is in ``rejected``.
     """
     offline = backend == "offline"
     todo: list[tuple[Item, int]] = []
@@ -317,13 +363,28 @@ def grade(
                 continue
             rep = by_key[(it.sample_id, it.model, r)]
             tpl = getattr(rep, "template", None) or template
+            rejected = tuple(getattr(rep, "rejected", ()) or ())
             if not rep.ok:
+                unparsed = (rep.error or "").split(":", 1)[0] == "unparsed_reply"
+                p = parse_rating(rep.text) if unparsed else None
                 rows.append(
-                    _row(it, judge, backend, tpl, r, status=CALL_FAILED, raw=rep.text or None, error=rep.error or "call failed")
+                    _row(
+                        it, judge, backend, tpl, r,
+                        status=PARSE_FAILED if p is not None else CALL_FAILED,
+                        raw=rep.text or None,
+                        error=rep.error or "call failed",
+                        rating_form=p.form if p is not None else None,
+                        rejected=rejected,
+                    )
                 )
                 continue
             p = parse_rating(rep.text)
-            rows.append(_row(it, judge, backend, tpl, r, status=p.status, raw=rep.text, score=p.score, error=p.error))
+            rows.append(
+                _row(
+                    it, judge, backend, tpl, r,
+                    status=p.status, raw=rep.text, score=p.score, error=p.error, rating_form=p.form, rejected=rejected,
+                )
+            )
     return rows
 
 

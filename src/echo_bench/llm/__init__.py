@@ -21,7 +21,7 @@ from echo_bench.llm.replies import (
     parse_json_text,
     parse_rating,
 )
-from echo_bench.llm.types import LLMReply, LLMRequest
+from echo_bench.llm.types import LLMReply, LLMRequest, LLMStageError
 from echo_bench.llm.usage import write_usage
 from echo_bench.prompts import load as load_template
 from echo_bench.prompts import reply_schema
@@ -35,6 +35,7 @@ __all__ = [
     "LLMClient",
     "LLMReply",
     "LLMRequest",
+    "LLMStageError",
     "ResponseCache",
     "cache_key",
     "load_template",

@@ -13,6 +13,7 @@ import importlib
 import io
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -128,14 +129,46 @@ def load_image(path: str, max_side: int | None) -> tuple[str, bytes]:
 # --- error classification -------------------------------------------------------
 
 
-def classify_exception(exc: BaseException, sdk: Any) -> CallError:
-    """Map an SDK exception to a :class:`CallError` (code, retryable, Retry-After)."""
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised from or during, innermost last."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        yield node
+        node = node.__cause__ or node.__context__
+
+
+def connection_cause(exc: BaseException) -> tuple[str, str] | None:
+    """("connection_refused" | "dns_failed", reason) when nothing listens at the URL or its host does not resolve.
+
+    Retrying cannot fix either within a run, so both are final (and fail a stage's preflight).
+    """
+    for e in _causes(exc):
+        if isinstance(e, ConnectionRefusedError):
+            return "connection_refused", "connection refused (nothing listens there)"
+        if isinstance(e, socket.gaierror):
+            return "dns_failed", f"host name does not resolve ({e})"
+        text = str(e)
+        if "Connection refused" in text or "Errno 111" in text:
+            return "connection_refused", "connection refused (nothing listens there)"
+        if "Name or service not known" in text or "nodename nor servname" in text or "Temporary failure in name resolution" in text:
+            return "dns_failed", f"host name does not resolve ({text[:120]})"
+    return None
+
+
+def classify_exception(exc: BaseException, sdk: Any, url: str | None = None) -> CallError:
+    """Map an SDK exception to a :class:`CallError` (code, retryable, Retry-After); ``url`` names the endpoint."""
     if isinstance(exc, CallError):
         return exc
+    at = f" at {url}" if url else ""
     if isinstance(exc, sdk.APITimeoutError):
-        return CallError("timeout", "no reply within the timeout", retryable=True)
+        return CallError("timeout", f"no reply within the timeout{at}", retryable=True)
     if isinstance(exc, sdk.APIConnectionError):
-        return CallError("connection", str(exc)[:300], retryable=True)
+        cause = connection_cause(exc)
+        if cause is not None:
+            return CallError(cause[0], f"{cause[1]}{at}", retryable=False)
+        return CallError("connection", f"{str(exc)[:300]}{at}", retryable=True)
     if isinstance(exc, sdk.APIStatusError):
         status = exc.status_code
         headers = dict(exc.response.headers) if getattr(exc, "response", None) is not None else {}
@@ -228,8 +261,16 @@ class Backend:
     def batch_results(self, state: Mapping[str, Any]) -> Iterator[tuple[str, Result | CallError]]:
         raise NotImplementedError
 
+    @property
+    def url(self) -> str:
+        """The endpoint requests go to (the SDK's default when the cfg names no ``base_url``)."""
+        try:
+            return str(self.client.base_url)
+        except Exception:  # noqa: BLE001 - only for messages
+            return str(self.base_url or "(the SDK's default URL)")
+
     def classify(self, exc: BaseException) -> CallError:
-        return classify_exception(exc, self.sdk)
+        return classify_exception(exc, self.sdk, self.url)
 
 
 # --- OpenAI (and any OpenAI-compatible endpoint) ----------------------------------------

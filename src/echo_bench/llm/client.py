@@ -25,6 +25,7 @@ from typing import Any
 
 from echo_bench import prompts
 from echo_bench.io import atomic_path
+from echo_bench import secrets
 from echo_bench.llm.backends import (
     BACKENDS,
     JSON_REPAIR_NOTE,
@@ -37,8 +38,8 @@ from echo_bench.llm.backends import (
 from echo_bench.llm.cache import ImageHasher, ResponseCache, cache_key
 from echo_bench.llm.replies import InvalidReply, looks_like_refusal, parse_json_reply, schema_digest
 from echo_bench.llm.retry import CallError, RetryPolicy
-from echo_bench.llm.types import LLMReply, LLMRequest
-from echo_bench.llm.usage import UsageMeter, cost_usd
+from echo_bench.llm.types import LLMReply, LLMRequest, LLMStageError
+from echo_bench.llm.usage import LEDGER_NAME, Ledger, UsageMeter, cost_usd
 
 OfflineFn = Callable[[LLMRequest], "str | dict | list"]
 
@@ -72,6 +73,17 @@ DEFAULTS: dict[str, Any] = {
     "trust_media_names": True,  # a file named <sha256>.<ext> is hashed by its name
 }
 
+#: Codes no retry and no other request of the run can fix: the first one stops the stage (preflight).
+FATAL_CODES = frozenset({"missing_api_key", "http_401", "http_403", "http_404", "connection_refused", "dns_failed"})
+#: Failures of the input, not of the calls: quarantined by the stage, not counted against max_failed_share.
+INPUT_CODES = frozenset({"render_failed", "image_missing", "payload_failed"})
+
+#: The re-ask after a free-text reply its request's ``check`` rejected (``LLMRequest.repair_note`` overrides it).
+TEXT_REPAIR_NOTE = (
+    "Your previous reply could not be used: {error}. Reply again, following the reply format the "
+    "instructions ask for exactly."
+)
+
 OFFLINE_MODEL = "offline-heuristic"
 
 
@@ -85,6 +97,7 @@ def resolve_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"llm backend must be one of offline, {', '.join(BACKENDS)}; got {out['backend']!r}")
     if out["backend"] != "offline" and not out["model"]:
         raise ValueError(f"llm backend {out['backend']!r} needs a model")
+
     if out["max_tokens_field"] is None:
         official = out["backend"] == "openai" and not out["base_url"]
         out["max_tokens_field"] = "max_completion_tokens" if official else "max_tokens"
@@ -98,13 +111,56 @@ def make_client(
     offline: OfflineFn | None = None,
     prices: Mapping[str, Any] | None = None,
     log: logging.Logger | None = None,
+    stage: str | None = None,
+    max_failed_share: float | None = None,
 ) -> LLMClient:
-    """A client for one stage's cfg (see :data:`DEFAULTS` for the keys)."""
-    return LLMClient(resolve_cfg(cfg), cache_dir=cache_dir, offline=offline, prices=prices, log=log)
+    """A client for one stage's cfg (see :data:`DEFAULTS` for the keys).
+
+    ``stage`` names the stage in messages, the usage ledger and llm_usage.json
+    (default: the logger's name without ``echo_bench.``).  ``max_failed_share``
+    is the stage's failure policy (``<stage>.max_failed_share`` in params.yaml):
+    with a number, :meth:`LLMClient.run` raises :class:`LLMStageError` on a
+    failed preflight or when more than that share of the requests failed; with
+    None (library use) it never raises.
+    """
+    return LLMClient(
+        resolve_cfg(cfg),
+        cache_dir=cache_dir,
+        offline=offline,
+        prices=prices,
+        log=log,
+        stage=stage,
+        max_failed_share=check_share(max_failed_share),
+    )
+
+
+def check_share(value: Any, name: str = "max_failed_share") -> float | None:
+    """``value`` as a share in [0, 1] (None passes); anything else is a misconfiguration."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}")
+    return float(value)
 
 
 def _fail(code: str, detail: str, **kw: Any) -> LLMReply:
-    return LLMReply(ok=False, error=f"{code}: {detail}", **kw)
+    return LLMReply(ok=False, error=secrets.redact(f"{code}: {detail}"), **kw)
+
+
+def _check(prep: Prepared, text: str) -> str | None:
+    """The request's own check of a free-text reply: None when usable, else the reason."""
+    check = prep.request.check
+    if check is None:
+        return None
+    try:
+        return check(text)
+    except Exception as e:  # noqa: BLE001 - a crashing check rejects the reply, it does not crash the stage
+        return f"reply check raised {type(e).__name__}: {e}"
+
+
+def _rejected(attempt: int, err: CallError) -> dict[str, Any]:
+    """A rejected reply as kept beside the failure: attempt number, reason, verbatim text (secrets redacted)."""
+    return {"attempt": attempt, "error": secrets.redact(err.message), "text": secrets.redact(err.text)}
 
 
 class LLMClient:
@@ -116,8 +172,11 @@ class LLMClient:
         offline: OfflineFn | None = None,
         prices: Mapping[str, Any] | None = None,
         log: logging.Logger | None = None,
+        stage: str | None = None,
+        max_failed_share: float | None = None,
     ) -> None:
         self.cfg = dict(cfg)
+        secrets.register(self.cfg.get("api_key_env"))
         self.backend_name: str = cfg["backend"]
         if self.backend_name == "offline":
             self.model: str = cfg["model"] or OFFLINE_MODEL
@@ -127,6 +186,9 @@ class LLMClient:
         self.offline = offline
         self.prices = prices or {}
         self.log = log or logging.getLogger("echo_bench.llm")
+        self.stage = stage or self.log.name.removeprefix("echo_bench.")
+        self.ledger = Ledger(Path(cache_dir) / LEDGER_NAME)
+        self.max_failed_share = max_failed_share
         self.meter = UsageMeter()
         self.policy = RetryPolicy(
             max_retries=int(cfg["max_retries"]),
@@ -166,11 +228,10 @@ class LLMClient:
             else:
                 preps.append(prep_or_fail)
 
-        n_called = 0
+        n_sent = 0
         if self.backend_name == "offline":
             for prep in preps:
                 replies[prep.index] = self._offline_reply(prep)
-            n_called = len(preps)
         else:
             misses: list[Prepared] = []
             for prep in preps:
@@ -183,9 +244,10 @@ class LLMClient:
             for prep in misses:
                 groups.setdefault(prep.cache_key, []).append(prep)
             unique = [g[0] for g in groups.values()]
-            n_called = len(unique)
             try:
                 results = self._answer(unique) if unique else {}
+            except LLMStageError:
+                raise  # the stage cannot do its job: no reply is worth returning
             except Exception as e:  # run() never raises for failed requests
                 self.log.exception("llm: unexpected failure while answering %d request(s)", len(unique))
                 results = {
@@ -197,6 +259,7 @@ class LLMClient:
                     )
                     for p in unique
                 }
+            n_sent = sum(1 for r in results.values() if r.attempts > 0)
             for key, group in groups.items():
                 first = results[key]
                 replies[group[0].index] = replace(first, key=group[0].request.key)
@@ -215,8 +278,77 @@ class LLMClient:
         out = [r for r in replies if r is not None]
         assert len(out) == n
         self._account(out)
-        self._log_summary(out, n_called, time.monotonic() - t0)
+        self._log_summary(out, n_sent, time.monotonic() - t0)
+        self._enforce_failure_policy(out)
         return out
+
+    def failure_counts(self, replies: Sequence[LLMReply]) -> dict[str, Any]:
+        """Failed requests of a run: those counted against ``max_failed_share`` and those of bad input."""
+        calls = [r for r in replies if (r.error_code or "") not in INPUT_CODES]
+        failed = [r for r in calls if not r.ok]
+        return {
+            "requests": len(calls),
+            "failed": len(failed),
+            "input_failed": sum(1 for r in replies if (r.error_code or "") in INPUT_CODES),
+            "share": len(failed) / len(calls) if calls else 0.0,
+        }
+
+    def _enforce_failure_policy(self, replies: Sequence[LLMReply]) -> None:
+        """Raise :class:`LLMStageError` on a fatal failure or too many failures; warn about the rest."""
+        fatal = [r for r in replies if (r.error_code or "") in FATAL_CODES]
+        if fatal and self.max_failed_share is not None:
+            raise LLMStageError(self._fatal_message(fatal[0].error_code or "", fatal[0].error or ""))
+        c = self.failure_counts(replies)
+        if not c["failed"]:
+            return
+        codes: dict[str, int] = {}
+        for r in replies:
+            if not r.ok and (r.error_code or "") not in INPUT_CODES:
+                codes[r.error_code or "?"] = codes.get(r.error_code or "?", 0) + 1
+        what = (
+            f"stage {self.stage}: {c['failed']} of {c['requests']} LLM request(s) failed "
+            f"({100 * c['share']:.1f}%; {json.dumps(codes, sort_keys=True)}; {self.backend_name} {self.model}"
+            f"{' at ' + self._url() if self.backend_name != 'offline' else ''})"
+        )
+        if self.max_failed_share is None:
+            return  # library use: the caller reads the replies
+        if c["share"] > self.max_failed_share:
+            raise LLMStageError(
+                secrets.redact(
+                    f"{what}, more than max_failed_share={self.max_failed_share:g}: the stage fails and writes "
+                    f"nothing. Successful replies are cached, so `dvc repro` after the cause is fixed sends only "
+                    f"the failed requests. First failure: {next(r.error for r in replies if not r.ok)}"
+                )
+            )
+        self.log.warning(
+            "%s, within max_failed_share=%g: the stage goes on and records them (quarantine / status columns, "
+            "stage summary, llm_usage.json). DVC now considers the stage done; to retry only the failed "
+            "requests run `dvc repro -f -s %s` and then `dvc repro`.",
+            what,
+            self.max_failed_share,
+            self.stage.split(":", 1)[0],
+        )
+
+    def _url(self) -> str:
+        if self.backend_name == "offline":
+            return "(offline)"
+        return self.backend.url
+
+    def _fatal_message(self, code: str, error: str) -> str:
+        env = self.cfg["api_key_env"]
+        hint = {
+            "missing_api_key": f"export {env}=<your key> (the cfg names it in api_key_env)",
+            "http_401": f"the server rejected the key in {env or '(no api_key_env: no key sent)'}",
+            "http_403": f"the key in {env or '(no api_key_env)'} may not use model {self.model} or this endpoint",
+            "http_404": f"model {self.model!r} (or the API path) does not exist at this base_url",
+            "connection_refused": "nothing listens at base_url: check its host and port, or start the server",
+            "dns_failed": "the host of base_url does not resolve: check its spelling",
+        }.get(code, "")
+        return secrets.redact(
+            f"stage {self.stage}: preflight failed for backend {self.backend_name}, model {self.model}, "
+            f"URL {self._url()}: {error}. {hint}. No retry can fix this, so the stage stops before sending "
+            f"more requests and writes nothing."
+        )
 
     def cache_key(self, request: LLMRequest) -> str | None:
         """The content address the reply to ``request`` has (or would have) in the cache; None if it cannot render."""
@@ -305,6 +437,11 @@ class LLMClient:
                     return _fail("invalid_json", str(e), text=text, attempts=1, **base)
         else:
             return _fail("offline_error", f"heuristic returned {type(out).__name__}", attempts=1, **base)
+        if prep.schema is None:
+            problem = _check(prep, text)
+            if problem is not None:
+                err = CallError("unparsed_reply", problem, retryable=False, text=text)
+                return _fail("unparsed_reply", problem, text=text, attempts=1, rejected=(_rejected(1, err),), **base)
         return LLMReply(ok=True, text=text, data=data, attempts=1, cache_key=prep.cache_key, **base)
 
     # --- cache ---------------------------------------------------------------------------
@@ -320,6 +457,8 @@ class LLMClient:
                 data = parse_json_reply(text, prep.schema)
             except InvalidReply:
                 return None  # not usable any more: ask again, the new reply replaces it
+        elif _check(prep, text) is not None:
+            return None  # the request's check rejects it (e.g. an older parser accepted it): ask again
         return LLMReply(
             ok=True,
             text=text,
@@ -345,7 +484,7 @@ class LLMClient:
                 "prompt_sha256": hashlib.sha256((prep.system + "\x00" + prep.user).encode("utf-8")).hexdigest(),
                 "images": list(prep.image_hashes),
                 "params": self.settings.key_material(),
-                "text": result.text,
+                "text": secrets.redact(result.text),
                 "input_tokens": result.input_tokens,
                 "output_tokens": result.output_tokens,
                 "finish_reason": result.finish_reason,
@@ -371,29 +510,78 @@ class LLMClient:
     def _answer(self, unique: list[Prepared]) -> dict[str, LLMReply]:
         env = self.cfg["api_key_env"]
         if env and not api_key_from_env(env):
+            detail = f"environment variable {env} is not set"
+            if self.max_failed_share is not None:
+                raise LLMStageError(self._fatal_message("missing_api_key", f"missing_api_key: {detail}"))
             return {
                 p.cache_key: _fail(
-                    "missing_api_key",
-                    f"environment variable {env} is not set",
-                    cache_key=p.cache_key,
-                    **self._base_reply(p.template, p.request),
+                    "missing_api_key", detail, cache_key=p.cache_key, **self._base_reply(p.template, p.request)
                 )
                 for p in unique
             }
         _ = self.backend  # built once here, not raced for by the worker threads
         if self.cfg["batch"]:
-            return self._run_batch(unique)
+            out = self._run_batch(unique)
+            for r in out.values():
+                self._record(r)
+            return out
         return self._run_sync(unique)
+
+    def _sync_call(self, prep: Prepared) -> LLMReply:
+        reply = self._call_with_retries(prep)
+        self._record(reply)
+        return reply
+
+    def _record(self, reply: LLMReply) -> None:
+        """Append a request that reached the provider to the usage ledger (never raises)."""
+        if reply.attempts <= 0 or reply.cached:
+            return
+        try:
+            self.ledger.append(
+                {
+                    "stage": self.stage,
+                    "backend": self.backend_name,
+                    "model": self.model,
+                    "template": reply.template,
+                    "cache_key": reply.cache_key,
+                    "key": reply.key,
+                    "ok": reply.ok,
+                    "error_code": reply.error_code,
+                    "attempts": reply.attempts,
+                    "input_tokens": reply.input_tokens,
+                    "output_tokens": reply.output_tokens,
+                    "cost_usd": round(reply.cost_usd, 8),
+                }
+            )
+        except OSError as e:
+            self.log.warning("llm: could not append to the usage ledger %s: %s", self.ledger.path, e)
 
     def _run_sync(self, unique: list[Prepared]) -> dict[str, LLMReply]:
         out: dict[str, LLMReply] = {}
-        workers = max(1, min(int(self.cfg["max_concurrency"]), len(unique)))
+        # preflight: the first request goes alone, so a bad key, model or URL stops the stage after one call
+        first, rest = unique[0], unique[1:]
+        out[first.cache_key] = self._sync_call(first)
+        code = out[first.cache_key].error_code or ""
+        if code in FATAL_CODES:
+            if self.max_failed_share is not None:
+                raise LLMStageError(self._fatal_message(code, out[first.cache_key].error or ""))
+            for p in rest:  # library use: the same cause fails the rest, without sending them
+                out[p.cache_key] = _fail(
+                    code,
+                    f"not sent: the first request of the run failed with {out[first.cache_key].error}",
+                    cache_key=p.cache_key,
+                    **self._base_reply(p.template, p.request),
+                )
+            return out
+        if not rest:
+            return out
+        workers = max(1, min(int(self.cfg["max_concurrency"]), len(rest)))
         if workers == 1:
-            for p in unique:
-                out[p.cache_key] = self._call_with_retries(p)
+            for p in rest:
+                out[p.cache_key] = self._sync_call(p)
             return out
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm") as pool:
-            futures = {pool.submit(self._call_with_retries, p): p for p in unique}
+            futures = {pool.submit(self._sync_call, p): p for p in rest}
             last = time.monotonic()
             for done, fut in enumerate(as_completed(futures), 1):
                 p = futures[fut]
@@ -429,7 +617,14 @@ class LLMClient:
         if prep.schema is None:
             if not text.strip():
                 return None, CallError("empty_reply", f"finish_reason={result.finish_reason}", retryable=True, **kw)
-            if looks_like_refusal(text):
+            problem = _check(prep, text)
+            if problem is not None:
+                if looks_like_refusal(text):
+                    return None, CallError("refusal", text.strip()[:300], retryable=False, **kw)
+                if result.finish_reason in ("length", "max_tokens"):
+                    problem += f" (reply cut at max_tokens={self.settings.max_tokens})"
+                return None, CallError("unparsed_reply", problem, retryable=True, **kw)
+            if prep.request.check is None and looks_like_refusal(text):
                 return None, CallError("refusal", text.strip()[:300], retryable=False, **kw)
             return None, None
         try:
@@ -451,13 +646,16 @@ class LLMClient:
         cost = 0.0
         last: CallError | None = prior
         last_text = prior.text if prior else ""
+        rejected: list[dict[str, Any]] = []
+        if prior is not None and prior.text:
+            rejected.append(_rejected(max(prior_attempts, 1), prior))
         try:
             payload = self.backend.payload(prep)
         except Exception as e:  # noqa: BLE001 - unreadable image, bad variable: no call can help
-            return LLMReply(ok=False, error=f"payload_failed: {type(e).__name__}: {e}", attempts=attempts, **base)
+            return _fail("payload_failed", f"{type(e).__name__}: {e}", attempts=attempts, **base)
         repair: list[dict[str, str]] = []
-        if prior is not None and prior.code == "invalid_json" and prior.text:
-            repair = self._repair_turns(prior)
+        if prior is not None and prior.code in ("invalid_json", "unparsed_reply") and prior.text:
+            repair = self._repair_turns(prior, prep)
         while True:
             attempts += 1
             body = payload if not repair else {**payload, "messages": [*payload["messages"], *repair]}
@@ -474,17 +672,19 @@ class LLMClient:
                     self._store(prep, result, via="sync")
                     return LLMReply(
                         ok=True,
-                        text=result.text,
+                        text=secrets.redact(result.text),
                         data=data,
                         input_tokens=tokens_in,
                         output_tokens=tokens_out,
                         cost_usd=cost,
                         attempts=attempts,
+                        rejected=tuple(rejected),
                         **base,
                     )
                 last, last_text = err, result.text
-                if err.code == "invalid_json":
-                    repair = self._repair_turns(err)
+                rejected.append(_rejected(attempts, err))
+                if err.code in ("invalid_json", "unparsed_reply"):
+                    repair = self._repair_turns(err, prep)
             assert last is not None
             if not last.retryable or attempts > self.policy.max_retries + prior_attempts:
                 break
@@ -503,20 +703,25 @@ class LLMClient:
             detail = last.detail
         return LLMReply(
             ok=False,
-            text=last_text,
-            error=f"{last.code}: {detail}",
+            text=secrets.redact(last_text),
+            error=secrets.redact(f"{last.code}: {detail}"),
             input_tokens=tokens_in,
             output_tokens=tokens_out,
             cost_usd=cost,
             attempts=attempts,
+            rejected=tuple(rejected),
             **base,
         )
 
     @staticmethod
-    def _repair_turns(err: CallError) -> list[dict[str, str]]:
+    def _repair_turns(err: CallError, prep: Prepared | None = None) -> list[dict[str, str]]:
+        if err.code == "unparsed_reply":
+            note = (prep.request.repair_note if prep is not None else None) or TEXT_REPAIR_NOTE
+        else:
+            note = JSON_REPAIR_NOTE
         return [
             {"role": "assistant", "content": err.text or "(empty)"},
-            {"role": "user", "content": JSON_REPAIR_NOTE.format(error=err.detail)},
+            {"role": "user", "content": note.replace("{error}", err.detail)},
         ]
 
     # --- batch -------------------------------------------------------------------------
@@ -690,8 +895,9 @@ class LLMClient:
             else:
                 out[key] = LLMReply(
                     ok=False,
-                    text=err.text,
-                    error=err.message,
+                    text=secrets.redact(err.text),
+                    error=secrets.redact(err.message),
+                    rejected=(_rejected(1, err),) if err.text else (),
                     attempts=1,
                     input_tokens=err.input_tokens,
                     output_tokens=err.output_tokens,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from echo_bench.secrets import StageFailed
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,10 @@ class LLMRequest:
     images: tuple[str, ...] = ()  # local image paths, sent in this order
     json_schema: Mapping[str, Any] | None = None  # reply must be JSON valid against it
     key: str = ""  # caller's id for the request (sample id ...), for logs and records
+    #: for free-text replies: returns None when the reply is usable, else why not (the reply is then
+    #: rejected like invalid JSON: kept in ``LLMReply.rejected``, never cached, re-asked with ``repair_note``)
+    check: Callable[[str], str | None] | None = field(default=None, compare=False)
+    repair_note: str | None = None  # "{error}" is replaced by the check's reason
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, tuple):
@@ -52,9 +58,21 @@ class LLMReply:
     attempts: int = 0
     key: str = ""  # the request's key, echoed
     cache_key: str = ""  # the content address of the reply in the response cache
+    #: every reply a parser rejected, verbatim: ``{"attempt": n, "error": "code: detail", "text": reply}``
+    rejected: tuple[dict[str, Any], ...] = ()
 
     @property
     def error_code(self) -> str | None:
         if self.error is None:
             return None
         return self.error.split(":", 1)[0]
+
+
+class LLMStageError(StageFailed):
+    """A stage cannot do its job through the LLM layer: the stage must fail (exit non-zero, write nothing).
+
+    Raised by :meth:`echo_bench.llm.LLMClient.run` on a failed preflight (no key,
+    key rejected, unknown model, endpoint unreachable) and when the share of
+    failed requests exceeds the cfg's ``max_failed_share``.  The message names
+    the stage, the backend, the URL and the cause, with secrets redacted.
+    """

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from echo_bench.io import write_json
+from echo_bench.ledger import LEDGER_NAME, Ledger, read_ledger  # noqa: F401 - re-exported for the LLM layer
 
 FIELDS = (
     "requests",
@@ -94,18 +95,27 @@ def total(usages_by_stage: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dic
     return out
 
 
-def write_usage(path: str | os.PathLike[str], usages_by_stage: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict:
-    """Write ``{"stages": {stage: {model: counts}}, "total": counts}`` as JSON for ``dvc metrics show``.
+def write_usage(
+    path: str | os.PathLike[str],
+    usages_by_stage: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    cumulative: Mapping[str, Any] | None = None,
+) -> dict:
+    """Write the usage metrics for ``dvc metrics show``.
 
-    ``usages_by_stage`` maps a stage name to an :meth:`LLMClient.usage` dict.
-    Returns the document written.
+    ``{"stages": {stage: {model: counts}}, "total": counts}`` is what the
+    stages' last runs did (``usages_by_stage`` maps a stage name to an
+    :meth:`LLMClient.usage` dict); ``"cumulative"`` (when given, from
+    :func:`read_ledger`) is everything ever sent, from the usage ledgers, so a
+    fully cached re-run still shows what the results cost.  Returns the document.
     """
-    doc = {
+    doc: dict[str, Any] = {
         "stages": {
             stage: {m: dict(r) for m, r in sorted(by_model.items())}
             for stage, by_model in sorted(usages_by_stage.items())
         },
         "total": total(usages_by_stage),
     }
+    if cumulative is not None:
+        doc["cumulative"] = dict(cumulative)
     write_json(path, doc)
     return doc

@@ -66,6 +66,8 @@ FIELDS: dict[str, dict[str, tuple[str, str]]] = {
         "score": ("parsed 1-10 rating, null when unparsable", "judge stage parser"),
         "status": ("ok | parse_failed | call_failed | no_output", "judge stage"),
         "error": ("error text when not ok", "judge stage"),
+        "rating_form": ("which verdict spelling the parser matched (e.g. rating_brackets), null if none", "judge stage parser"),
+        "rejected": ("JSON list of the replies the parser rejected, verbatim, with attempt numbers", "judge stage"),
     },
     "metric_values": {
         "split": ("benchmark split", "metrics stage"),

@@ -6,7 +6,7 @@ inputs:  samples (SAMPLES Parquet of one split), generations (GENERATIONS Parque
 outputs: judgments (JUDGMENTS Parquet), cache (folder of the LLM response cache),
          summary
 params:  judge.judges, judge.template, judge.repeats, judge.call, judge.offline,
-         llm.prices (optional)
+         judge.max_failed_share (failure policy, docs/llm.md), llm.prices (optional)
 
 Domain logic: :mod:`echo_bench.judge.grading` (requests, parsing) and
 :mod:`echo_bench.judge.offline` (the offline judge).
@@ -27,6 +27,9 @@ from echo_bench.llm import make_client
 from echo_bench.llm.usage import UsageMeter
 from echo_bench.params import StageParams
 from echo_bench.schemas import GENERATIONS, JUDGMENTS, METRIC_VALUES, SAMPLES
+
+#: The failure policy when params name none: a judge run with any failed request fails the stage.
+DEFAULT_MAX_FAILED_SHARE = 0.0
 
 #: Keys of a judge entry that are not LLM client settings.
 JUDGE_ONLY_KEYS = ("name", "weight")
@@ -56,6 +59,7 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
     call = dict(params["judge.call"])
     offline_cfg = dict(params["judge.offline"])
     prices = params.get("llm.prices")
+    max_failed_share = params.get("judge.max_failed_share", DEFAULT_MAX_FAILED_SHARE)
 
     samples = read_parquet(inputs["samples"], SAMPLES)
     generations = read_parquet(inputs["generations"], GENERATIONS)
@@ -88,7 +92,15 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
     for j in judges:
         cfg = judge_cfg(j, call)
         offline = OfflineJudge(offline_cfg) if cfg.get("backend") == "offline" else None
-        client = make_client(cfg, cache_dir=outputs["cache"], offline=offline, prices=prices, log=log)
+        client = make_client(
+            cfg,
+            cache_dir=outputs["cache"],
+            offline=offline,
+            prices=prices,
+            log=log,
+            stage=f"judge:{split}",
+            max_failed_share=max_failed_share,
+        )
         got = grade(items, judge=j["name"], backend=cfg["backend"], client=client, template=template, repeats=repeats)
         rows += got
         status = dict(sorted(Counter(r["status"] for r in got).items()))

@@ -86,6 +86,37 @@ def llm_usage_by_step(summaries: list[dict[str, Any]]) -> dict[str, dict[str, An
     return out
 
 
+def llm_cumulative_by_step(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The summaries' ``llm_cumulative`` (their usage ledgers' totals) merged: ``{"stages": ..., "total": ...}``."""
+    stages: dict[str, Any] = {}
+    for s in summaries:
+        for step, by_model in (s.get("llm_cumulative") or {}).items():
+            stages[step] = by_model
+    tot: dict[str, Any] = {}
+    for by_model in stages.values():
+        for row in by_model.values():
+            for k, v in row.items():
+                tot[k] = tot.get(k, 0) + v
+    if "cost_usd" in tot:
+        tot["cost_usd"] = round(float(tot["cost_usd"]), 6)
+    return {"stages": dict(sorted(stages.items())), "total": tot}
+
+
+def failure_warnings(usage_by_step: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per step whose last run kept going with failed LLM requests (within its max_failed_share)."""
+    lines = []
+    for step, by_model in sorted(usage_by_step.items()):
+        failed = sum(int(r.get("failed", 0)) for r in by_model.values())
+        requests = sum(int(r.get("requests", 0)) for r in by_model.values())
+        if failed:
+            stage = step.split(":", 1)[0]
+            lines.append(
+                f"{step}: {failed} of {requests} LLM request(s) failed and are recorded as failed (quarantine / "
+                f"status columns); results are partial. To retry only them: `dvc repro -f -s {stage}` then `dvc repro`."
+            )
+    return lines
+
+
 def run(inputs, outputs, params, log):
     summaries = [read_json(p) for p in paths(inputs["summaries"])]
     split_summaries = [read_json(p) for p in paths(inputs.get("judge_summaries", []))]
@@ -103,7 +134,11 @@ def run(inputs, outputs, params, log):
     }
     write_json(outputs["record"], record)
     if "metrics" in outputs:
-        usage = write_usage(outputs["metrics"], llm_usage_by_step(summaries + split_summaries))
-        log.info("llm usage: %s", usage["total"])
+        everything = summaries + split_summaries
+        by_step = llm_usage_by_step(everything)
+        usage = write_usage(outputs["metrics"], by_step, cumulative=llm_cumulative_by_step(everything))
+        log.info("llm usage of the last runs: %s; cumulative (usage ledgers): %s", usage["total"], usage["cumulative"]["total"])
+        for line in failure_warnings(by_step):
+            log.warning("WARNING %s", line)
     log.info("provenance: %d stage summaries, commit %s", len(summaries), record["git"]["commit"])
     return {"stages": len(summaries)}

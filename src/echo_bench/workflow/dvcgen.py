@@ -17,6 +17,11 @@ What each stage declares is read off the rules:
   the rules file, and the source files of the stage modules the rules run,
   found by following their ``echo_bench`` imports.
 - ``params``: the dotted keys of every rule's ``params: cfg=select(...)``.
+- ``cmd``: Snakemake with ``--nolock``.  DVC locks the repository for the whole
+  ``dvc repro`` and removes its lock even after a ``kill -9``; Snakemake's own
+  lock (``.snakemake/locks``) would outlive a killed run and make the next
+  ``dvc repro`` fail with ``LockException``.  Two Snakemake runs in one
+  workspace outside DVC are the user's to avoid (``make sync`` runs alone).
 
 ``python -m echo_bench.workflow.dvcgen`` rewrites dvc.yaml; ``--check`` exits 1
 when the committed dvc.yaml differs from what the Snakefile implies (a test
@@ -224,7 +229,9 @@ def build(rules: list[Rule], src: Path = Path("src")) -> dict:
         params = sorted({p for rule in phase.rules for p in rule.params})
         rule_names = " ".join(r.name for r in phase.rules)
         stage: dict = {
-            "cmd": f"snakemake --profile {PROFILE} --allowed-rules {rule_names} -- {' '.join(targets)}",
+            # --nolock: DVC's own lock (.dvc/tmp/rwlock) already guards the outputs, and it is cleaned
+            # after a kill; Snakemake's .snakemake/locks would survive a kill -9 and block the next run
+            "cmd": f"snakemake --profile {PROFILE} --nolock --allowed-rules {rule_names} -- {' '.join(targets)}",
             "deps": sorted(deps | code),
         }
         if params:
