@@ -249,7 +249,7 @@ def test_a_key_echoed_by_the_server_is_written_nowhere(tmp_path, key, monkeypatc
             return Answer.error(400, f"Incorrect API key provided: {req.api_key}")  # a proxy's 400 echoing the key
         if "post 2 " in req.user_text:
             return Answer.reply(f"your key is {req.api_key}, no JSON for you")
-        return Answer.json({"score": 5, "reason": f"fine ({req.api_key[:4]})"})
+        return Answer.json({"score": 5, "reason": f"fine for {req.api_key}"})  # an accepted reply echoing it
 
     monkeypatch.chdir(tmp_path)
     posts = [
@@ -332,3 +332,18 @@ def test_ledger_keeps_the_cumulative_spend_across_a_faulty_a_paid_and_a_cached_r
     lines = ledger.read_text().splitlines()
     client("http://127.0.0.1:9/v1", tmp_path, share=1.0).run(reqs)  # all cached: nothing sent, nothing appended
     assert ledger.read_text().splitlines() == lines
+
+
+def test_provenance_warns_about_tolerated_failures_and_sums_the_ledgers():
+    from echo_bench.stages.provenance import failure_warnings, llm_cumulative_by_step
+
+    summaries = [
+        {"stage": "relevance", "llm_usage": {"relevance": {"m": {"requests": 301, "failed": 3}}},
+         "llm_cumulative": {"relevance": {"m": {"requests_sent": 400, "cost_usd": 0.25}}}},
+        {"stage": "judge", "llm_usage": {"judge:t2i": {"j": {"requests": 10, "failed": 0}}},
+         "llm_cumulative": {"judge:t2i": {"j": {"requests_sent": 10, "cost_usd": 0.5}}}},
+    ]
+    lines = failure_warnings({k: v for s in summaries for k, v in s["llm_usage"].items()})
+    assert len(lines) == 1 and lines[0].startswith("relevance: 3 of 301") and "dvc repro -f -s relevance" in lines[0]
+    cumulative = llm_cumulative_by_step(summaries)
+    assert cumulative["total"] == {"requests_sent": 410, "cost_usd": 0.75}

@@ -158,6 +158,14 @@ def _check(prep: Prepared, text: str) -> str | None:
         return f"reply check raised {type(e).__name__}: {e}"
 
 
+def _redacted(result: Result) -> Result:
+    """A provider's reply with the key values removed before anything parses, caches or records it."""
+    result.text = secrets.redact(result.text)
+    if isinstance(result.refusal, str):
+        result.refusal = secrets.redact(result.refusal)
+    return result
+
+
 def _rejected(attempt: int, err: CallError) -> dict[str, Any]:
     """A rejected reply as kept beside the failure: attempt number, reason, verbatim text (secrets redacted)."""
     return {"attempt": attempt, "error": secrets.redact(err.message), "text": secrets.redact(err.text)}
@@ -660,7 +668,7 @@ class LLMClient:
             attempts += 1
             body = payload if not repair else {**payload, "messages": [*payload["messages"], *repair]}
             try:
-                result = self.backend.call(body)
+                result = _redacted(self.backend.call(body))
             except CallError as err:
                 last = err
             else:
@@ -928,6 +936,7 @@ class LLMClient:
                 failures[cid] = res
                 n_bad += 1
                 continue
+            res = _redacted(res)
             schema_d = state.get("key_schema", {}).get(cid)
             schema = state.get("schemas", {}).get(schema_d) if schema_d else None
             prep = wanted.get(cid)
