@@ -9,7 +9,9 @@ documented rule by rule in docs/curation.md.
 Matching: a term matches case-insensitively as a whole word or phrase; a run of
 spaces in a term matches any whitespace, and a hyphen matches a hyphen, a space
 or nothing ("gpt-4o" also matches "GPT 4o" and "gpt4o").  Terms written in CJK
-scripts match as plain substrings (those scripts do not separate words).
+scripts match as plain substrings (those scripts do not separate words), and
+no term needs a boundary against a character of such a script (``SPACELESS_CLASS``:
+"调用Nano Banana Pro" names "nano banana").
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ RULES_VERSION = "v1"
 
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
+#: Scripts whose words are not separated by spaces (or, Hangul, take attached
+#: particles): Han, kana, Hangul, Thai, Lao, Myanmar, Khmer -- as the inside of a
+#: regex character class, in a syntax both Python ``re`` and Rust ``regex``
+#: (polars) read.  A term never needs a word boundary against these characters:
+#: "调用Nano Banana Pro" names "nano banana", "GPT-4o로" names "gpt-4o".
+SPACELESS_CLASS = (
+    r"\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029"
+    r"\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af"
+    r"\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
+_SPACELESS_RE = re.compile(f"[{SPACELESS_CLASS}]")
+#: A word character of a script that separates its words with spaces (the side of a word boundary).
+SPACED_WORD_CHAR = f"[^\\W{SPACELESS_CLASS}]"
+
+
+def is_spaced_word_char(ch: str) -> bool:
+    """A letter, digit or ``_`` of a script that writes spaces between words (Latin, Cyrillic, ...)."""
+    return (ch.isalnum() or ch == "_") and not _SPACELESS_RE.match(ch)
+
 
 def _term_regex(term: str) -> str:
     term = term.strip().lower()
@@ -41,12 +62,14 @@ def _term_regex(term: str) -> str:
         else:
             parts.append(re.escape(ch))
     body = "".join(parts)
-    head = r"(?<!\w)" if re.match(r"\w", term[0]) else ""
-    tail = r"(?!\w)" if re.match(r"\w", term[-1]) else ""
+    head = f"(?<!{SPACED_WORD_CHAR})" if is_spaced_word_char(term[0]) else ""
+    tail = f"(?!{SPACED_WORD_CHAR})" if is_spaced_word_char(term[-1]) else ""
     return head + body + tail
 
 
-_TOKEN_RE = re.compile(r"\w+")
+#: Words for the single-word lookup: runs of word characters of spaced scripts
+#: ("调用Nano" gives "nano"; CJK terms go through the regex instead).
+_TOKEN_RE = re.compile(f"{SPACED_WORD_CHAR}+")
 _SIMPLE_RE = re.compile(r"^\w+$")
 
 
@@ -168,6 +191,18 @@ VISUAL_WORDS: tuple[str, ...] = (
     "colorful", "colourful", "vector", "art", "title", "stickers", "sticker", "illustrated", "cartoon",
     "estilo", "luz", "style", "lumière", "licht", "stil",
     "风格", "風", "スタイル", "描いて", "生成", "图片", "光", "细节", "스타일", "조명", "그려",
+    # generic image vocabulary of Chinese, Japanese and Korean prompts
+    "背景", "画面", "构图", "色调", "质感", "光线", "照片", "海报", "插画", "写实", "摄影", "镜头", "比例",
+    "高清", "分辨率", "卡通", "动漫", "水彩", "油画", "像素", "复古", "极简", "氛围", "排版", "字体", "渲染",
+    "画风", "手办", "人物", "角色", "场景", "特写", "景深",
+    "写真", "イラスト", "構図", "色調", "質感", "照明", "ポスター", "背景画",
+    "배경", "사진", "일러스트", "구도", "색감", "포스터", "질감", "캐릭터",
+)
+#: Openers of prompts in scripts without spaces (a word list cannot be a first *word* there).
+CJK_PROMPT_STARTS: tuple[str, ...] = (
+    "生成", "创建", "创作", "制作", "绘制", "画一", "设计", "把", "将", "请", "帮我", "给我", "一张", "一幅",
+    "一个", "一只", "一位", "一组", "以", "参考", "基于", "根据", "使用", "用", "让", "超写实", "写实", "高清",
+    "描いて", "作成", "生成して", "一枚", "この", "만들어", "그려", "생성",
 )
 #: Words with which a reply judges a result (praise or complaint).
 JUDGING_WORDS: tuple[str, ...] = (
@@ -234,7 +269,9 @@ _QUOTED_RE = re.compile(r'"([^"\n]{8,})"|“([^”]{8,})”|「([^」]{4,})」|�
 _URL_RE = re.compile(r"https?://\S+")
 _HASHTAG_LINE_RE = re.compile(r"^(?:\s*(?:[#@][\w\-]+|https?://\S+)\s*)+$", re.UNICODE)
 _TRAILING_TAGS_RE = re.compile(r"(?:\s+(?:#[\w\-]+|https?://\S+))+\s*$", re.UNICODE)
-_FIRST_PERSON_RE = re.compile(r"(?<!\w)(?:i|i'm|i've|me|my|we|our|us)(?!\w)", re.IGNORECASE)
+_FIRST_PERSON_RE = re.compile(
+    r"(?<!\w)(?:i|i'm|i've|me|my|we|our|us)(?!\w)|我|私は|私が|僕|나는|내가|저는|제가", re.IGNORECASE
+)
 _EMOJI_RE = re.compile(
     "[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\u2b00-\u2bff\ufe0f]"
 )
@@ -337,8 +374,25 @@ def _first_word(text: str) -> str:
 def starts_like_prompt(text: str) -> bool:
     if _first_word(text) in PROMPT_START_WORDS:
         return True
+    s = re.sub(r"^[\"“'«「『(\[【#*\s]+", "", text.strip())
+    if not _CJK_RE.match(s):
+        return False
+    return s.startswith(CJK_PROMPT_STARTS) or has_term(s, VISUAL_WORDS)
+
+
+#: Words of a long descriptive text, whatever its script (a CJK character counts half).
+LONG_TEXT_WORDS = 25
+
+
+def long_plain_text(text: str, aliases: Sequence[str] = ()) -> bool:
+    """A long statement in plain voice: ``LONG_TEXT_WORDS``+ words, not a question, neither naming the
+    model nor speaking in the first person at its start.  Script-neutral: it needs no word list of
+    the text's language (relevance rule R7 reads it as a bare prompt when an image is attached)."""
     s = text.strip()
-    return bool(_CJK_RE.match(s)) and has_term(s, VISUAL_WORDS)
+    return (
+        n_words(s) >= LONG_TEXT_WORDS and not is_question(s) and not has_term(s, aliases)
+        and not first_person(s[:80])
+    )
 
 
 def looks_like_prompt(text: str, aliases: Sequence[str] = ()) -> bool:

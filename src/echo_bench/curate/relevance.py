@@ -31,6 +31,7 @@ from echo_bench.curate.heuristics import (
     IMAGE_WORDS,
     ModelNames,
     find_terms,
+    long_plain_text,
     looks_like_prompt,
 )
 from echo_bench.curate.tables import RELEVANCE_SCORES
@@ -89,7 +90,8 @@ def offline_score(text: str, n_images: int, names: ModelNames = DEFAULT_NAMES) -
     image_words = sorted(set(find_terms(text, IMAGE_WORDS)))
     gen_words = sorted(set(find_terms(text, GENERATION_WORDS)))
     coincidence = sorted(set(find_terms(text, COINCIDENCE_WORDS)))
-    promptish = looks_like_prompt(text, names.all)
+    # a bare prompt with an image: prompt-shaped by the word lists, or (any script) a long plain statement
+    promptish = looks_like_prompt(text, names.all) or (n_images > 0 and long_plain_text(text, names.all))
     imagery = bool(image_words) or n_images > 0
     generation = bool(gen_words) or promptish
 
