@@ -257,6 +257,7 @@ BELOW_CUES: tuple[str, ...] = (
     "see reply", "see replies", "👇", "⬇️", "⬇", "🧵",
 )
 ARROWS = ("👇", "⬇️", "⬇", "👉", "➡️", "→")
+RIGHT_ARROWS = ("👉", "➡️", "→")
 
 #: ``prompt:`` style labels (several languages); the prompt follows the separator.
 _LABEL_RE = re.compile(
@@ -423,9 +424,28 @@ def caption_like(text: str, aliases: Sequence[str]) -> bool:
         return True
     if len(s) > 160:
         return False
+    if structured_part(s):
+        return False
     if s.startswith("(") and s.endswith(")") or _HASHTAG_LINE_RE.match(s):
         return True
-    return has_term(s, aliases) or first_person(s) or has_emoji(s) or "#" in s
+    return has_term(s, aliases) or first_person(s) or has_emoji(s) or bool(_HASHTAG_RE.search(s))
+
+
+#: A hashtag: ``#`` then a word, not a markdown header (``## Layout``) nor ``#1``.
+_HASHTAG_RE = re.compile(r"(?<![\w#&])#(?![#\s\d])\w")
+#: The start of a section of a structured prompt: a markdown header, a list item,
+#: a numbered step (``1.``, ``2)``, ``一、``), or a ``key: value`` field with a short key.
+_STRUCTURE_RE = re.compile(
+    r"^\s*(?:#{1,6}\s|[-*•·▪◦]\s|\d{1,2}[.)、．]\s?|[一二三四五六七八九十]{1,3}[、.．]|"
+    r"[^\s:：#]{1,12}[:：]\s*\S|(?:\w+\s){0,2}\w+\s?[:：]\s*\S)"
+)
+
+
+def structured_part(text: str) -> bool:
+    """A paragraph shaped like a section of a structured prompt (markdown header, list, numbered
+    step, ``key: value`` field) -- never commentary around the prompt (rule E5)."""
+    s = text.strip()
+    return bool(s) and bool(_STRUCTURE_RE.match(s)) and not _URL_RE.match(s)
 
 
 # --- prompt finding --------------------------------------------------------------------
@@ -466,6 +486,8 @@ def quoted_span(text: str, aliases: Sequence[str] = (), *, min_words: int = 3) -
     the words to render ('a sign reading "OPEN" in neon'), or JSON, is
     therefore not cut down to a quote.
     """
+    if _JSON_RE.search(text):  # quoted keys and values of a JSON prompt are its content
+        return None
     best = None
     for m in _QUOTED_RE.finditer(text):
         span = next(g for g in m.groups() if g is not None).strip()
@@ -485,6 +507,12 @@ def quoted_span(text: str, aliases: Sequence[str] = (), *, min_words: int = 3) -
     return best
 
 
+#: Words with which a caption points at its image ("look", "wow", "result"; several languages).
+CAPTION_POINTERS: tuple[str, ...] = (
+    "this", "look", "wow", "result", "here", "这", "这个", "效果", "看看", "哇", "结果", "这里", "成品",
+    "これ", "見て", "結果", "이거", "결과", "보세요",
+)
+_JSON_RE = re.compile(r'^\s*[\[{]|"\s*:\s*["{\[\d]')
 _SEPARATOR_RE = re.compile(r"[:：]|[\U0001f300-\U0001faff\u2600-\u27bf]+\ufe0f?")
 
 
@@ -505,17 +533,33 @@ def after_colon_caption(text: str, aliases: Sequence[str], *, min_chars: int = 2
     head = first[: m.start()]
     if not head.strip() or n_words(head) > 15 or starts_like_prompt(head) and not has_term(head, aliases):
         return None
-    if not (caption_like(head, aliases) or has_term(head, ("this", "look", "wow", "result", "here"))):
+    if not (caption_like(head, aliases) or has_term(head, CAPTION_POINTERS)):
         return None
-    rest = strip_quotes(strip_trailing_tags(s[m.end() :].lstrip("\ufe0f ")))
+    rest = s[m.end() :].lstrip("\ufe0f ")
+    while rest.startswith(ARROWS):  # "... 🤯 👇\n<prompt>": the arrow is part of the separator
+        rest = rest[len(next(a for a in ARROWS if rest.startswith(a))) :].lstrip("\ufe0f :：\n")
+    rest = strip_quotes(strip_trailing_tags(rest))
     if len(rest) < min_chars:
         return None
     on_new_line = not first[m.end() :].strip()
     return rest if on_new_line or looks_like_prompt(rest, aliases) else None
 
 
-def after_arrow(text: str, *, min_chars: int = 20) -> str | None:
-    """Rule E4: text after a 👇/⬇️ arrow in the same post, when there is enough of it."""
+#: The words before an arrow of rule E4 at most (a caption is short; prompt content is not).
+ARROW_MAX_HEAD_WORDS = 15
+
+
+def after_arrow(text: str, aliases: Sequence[str] = (), *, min_chars: int = 20) -> str | None:
+    """Rule E4: the text after an arrow that introduces it, when there is enough of it.
+
+    Arrows are common *inside* prompts ("A → B", "step 1 ➡️ step 2", JSON
+    values), so only the first arrow counts and only as an introduction: what
+    precedes it is a short caption (at most ``ARROW_MAX_HEAD_WORDS`` words, no
+    bracket or brace, not itself prompt-shaped), and a right arrow (👉 ➡️ →)
+    either ends its line or follows a caption-like head (names the model, first
+    person, emoji, hashtags).  Down arrows (👇 ⬇️) point at what follows by
+    themselves.
+    """
     pos = -1
     arrow = ""
     for a in ARROWS:
@@ -524,7 +568,16 @@ def after_arrow(text: str, *, min_chars: int = 20) -> str | None:
             pos, arrow = i, a
     if pos < 0:
         return None
-    rest = strip_quotes(strip_trailing_tags(text[pos + len(arrow) :].lstrip("\ufe0f :：\n")))
+    head = text[:pos].strip()
+    if head and (
+        n_words(head) > ARROW_MAX_HEAD_WORDS or any(c in head for c in "{}[]\"") or looks_like_prompt(head, aliases)
+    ):
+        return None
+    after = text[pos + len(arrow) :]
+    line_end = after.split("\n", 1)[0].strip(" \ufe0f:：")
+    if arrow in RIGHT_ARROWS and line_end and head and not caption_like(head, aliases):
+        return None
+    rest = strip_quotes(strip_trailing_tags(after.lstrip("\ufe0f :：\n")))
     return rest if len(rest) >= min_chars else None
 
 
@@ -551,7 +604,7 @@ def find_prompt(text: str, aliases: Sequence[str]) -> Found | None:
         ("label", lambda t: after_label(t)),
         ("quoted", lambda t: quoted_span(t, aliases)),
         ("colon", lambda t: after_colon_caption(t, aliases)),
-        ("arrow", lambda t: after_arrow(t)),
+        ("arrow", lambda t: after_arrow(t, aliases)),
         ("whole", lambda t: trimmed_prompt(t, aliases)),
     ):
         got = fn(text)
