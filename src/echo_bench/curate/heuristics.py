@@ -233,10 +233,21 @@ EDIT_CUES: tuple[str, ...] = (
     "keep my face", "keep the face", "don't change the face", "retexture the image", "the photo provided",
     "provided image", "provided photo", "given image", "given photo", "photo provided", "image provided",
     "attachment", "the user as", "left image", "right image", "transform the image", "the image into",
+    "your photo", "your picture", "your image", "your selfie", "your screenshot", "your face", "your pet",
+    "paste your", "paste a photo", "paste an image", "the screenshot", "this screenshot", "uploaded image",
+    "the uploaded", "reference picture", "input photo", "source image", "source photo",
+    # Chinese, Japanese, Korean
+    "参考图", "参考图片", "参考照片", "参考图像", "上传", "输入图像", "输入图片", "原图", "原图片", "原照片",
+    "附图", "附件", "这张照片", "这张图", "这张图片", "照片中", "我的照片", "你的照片",
+    "用户照片", "上传的照片", "参考画像", "元画像", "入力画像", "アップロード", "この写真", "この画像",
+    "添付", "참고 이미지", "업로드", "이 사진", "원본 사진", "입력 이미지",
 )
 #: Captions that say a post shows an original and a result.
 PAIR_CAPTION_CUES: tuple[str, ...] = (
-    "original", "before", "after", "vs edited", "edited", "input", "my photo", "gave 4o my", "left:", "right:",
+    "original:", "original photo", "original image", "original pic", "original vs",
+    "vs original", "before/after", "before and after", "before & after", "before:", "after:", "vs edited",
+    "edited", "input:", "input image", "my photo", "gave 4o my", "left:", "right:",
+    "原图", "原图：", "修改前", "修改后", "前后对比", "输入图", "元画像", "ビフォーアフター", "원본", "전후",
 )
 #: Prompt texts that need several input images.
 MULTI_CUES: tuple[str, ...] = (
