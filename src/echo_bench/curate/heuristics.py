@@ -266,6 +266,7 @@ BELOW_CUES: tuple[str, ...] = (
     "prompt in the replies", "prompt in replies", "prompt in comments", "prompt in the comments",
     "prompt in thread", "prompt in the thread", "prompt 👇", "below 👇", "in the reply", "in the comments",
     "see reply", "see replies", "👇", "⬇️", "⬇", "🧵",
+    "提示词在评论", "提示词见评论", "提示词在下方", "提示词在回复", "见评论区", "プロンプトはリプ", "リプ欄", "프롬프트는 댓글",
 )
 ARROWS = ("👇", "⬇️", "⬇", "👉", "➡️", "→")
 RIGHT_ARROWS = ("👉", "➡️", "→")
