@@ -393,19 +393,23 @@ def starts_like_prompt(text: str) -> bool:
     return s.startswith(CJK_PROMPT_STARTS) or has_term(s, VISUAL_WORDS)
 
 
-#: Words of a long descriptive text, whatever its script (a CJK character counts half).
+#: Words of a long descriptive text, whatever its script (a CJK character counts half) ...
 LONG_TEXT_WORDS = 25
+#: ... or of a shorter one written as a list of descriptive fragments (2+ list separators).
+LIST_TEXT_WORDS = 8
+_LIST_SEP_RE = re.compile(r"[,，、;；|]")
 
 
 def long_plain_text(text: str, aliases: Sequence[str] = ()) -> bool:
-    """A long statement in plain voice: ``LONG_TEXT_WORDS``+ words, not a question, neither naming the
-    model nor speaking in the first person at its start.  Script-neutral: it needs no word list of
-    the text's language (relevance rule R7 reads it as a bare prompt when an image is attached)."""
+    """A descriptive statement in plain voice, in any script: ``LONG_TEXT_WORDS``+ words, or
+    ``LIST_TEXT_WORDS``+ words in fragments separated by two or more commas (``,``, ``，``, ``、``,
+    ``;``), not a question, neither naming the model nor speaking in the first person at its
+    start.  It needs no word list of the text's language (relevance rule R7 reads it as a bare
+    prompt when an image is attached)."""
     s = text.strip()
-    return (
-        n_words(s) >= LONG_TEXT_WORDS and not is_question(s) and not has_term(s, aliases)
-        and not first_person(s[:80])
-    )
+    words = n_words(s)
+    shaped = words >= LONG_TEXT_WORDS or (words >= LIST_TEXT_WORDS and len(_LIST_SEP_RE.findall(s)) >= 2)
+    return shaped and not is_question(s) and not has_term(s, aliases) and not first_person(s[:80])
 
 
 def looks_like_prompt(text: str, aliases: Sequence[str] = ()) -> bool:
