@@ -282,7 +282,8 @@ def _by(cases: list[dict[str, Any]], key: str, threshold: int) -> dict[str, Any]
 
 
 def _cell(fig: Any, key: str) -> str:
-    if isinstance(fig, str):
+    """A table cell: ``n/m`` for a figure (or a value) that was not measured."""
+    if isinstance(fig, str) or isinstance(fig.get(key), str):
         return "n/m"
     return _fmt(fig.get(key))
 
@@ -298,11 +299,11 @@ def _markdown(figures: dict[str, Any]) -> str:
                           ("By corpus half", figures["by_half"]), ("By extraction rule", figures["by_rule"])):
         lines += [f"## {title}", "", header, "|---|---|---|---|---|---|---|---|"]
         for name, f in groups.items():
-            ni, fb, rl = f["needs_input"], f["fill_in_blank"], f["relevance"]
+            ni, fb = f["needs_input"], f["fill_in_blank"]
             lines.append(
                 f"| {name} | {f['cases']} | {f['extracted']} | {_cell(f['prompt'], 'mean_ratio')} | "
                 f"{_cell(f['prompt'], 'share_ratio_ge_90')} | {_cell(ni, 'precision')} / {_cell(ni, 'recall')} | "
-                f"{_cell(fb, 'precision')} / {_cell(fb, 'recall')} | {_fmt(rl.get('drop_rate')) if not isinstance(rl.get('drop_rate'), str) else 'n/m'} |"
+                f"{_cell(fb, 'precision')} / {_cell(fb, 'recall')} | {_cell(f['relevance'], 'drop_rate')} |"
             )
         lines.append("")
     return "\n".join(lines)

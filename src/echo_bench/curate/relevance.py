@@ -91,7 +91,9 @@ def offline_score(text: str, n_images: int, names: ModelNames = DEFAULT_NAMES) -
     gen_words = sorted(set(find_terms(text, GENERATION_WORDS)))
     coincidence = sorted(set(find_terms(text, COINCIDENCE_WORDS)))
     # a bare prompt with an image: prompt-shaped by the word lists, or (any script) a long plain statement
-    promptish = looks_like_prompt(text, names.all) or (n_images > 0 and long_plain_text(text, names.all))
+    worded = looks_like_prompt(text, names.all)
+    descriptive = not worded and n_images > 0 and long_plain_text(text, names.all)
+    promptish = worded or descriptive
     imagery = bool(image_words) or n_images > 0
     generation = bool(gen_words) or promptish
 
@@ -106,8 +108,10 @@ def offline_score(text: str, n_images: int, names: ModelNames = DEFAULT_NAMES) -
         cues.append(f"{n_images} attached image(s)")
     if gen_words:
         cues.append("generation words (" + ", ".join(gen_words[:4]) + ")")
-    if promptish:
+    if worded:
         cues.append("reads like a prompt")
+    if descriptive:
+        cues.append("descriptive text with an image (script-neutral)")
     if coincidence:
         cues.append("coincidence context (" + ", ".join(coincidence[:3]) + ")")
     if others:
