@@ -8,12 +8,21 @@ Rules (documented in ``docs/schemas.md``, section "Queried posts"):
 
 * **Keywords** match case-insensitively as whole words or whole phrases.  A
   keyword is escaped (no regex syntax), a run of spaces in it matches any run of
-  whitespace, and a word boundary (``\\b``, Unicode-aware) is required at each
-  end whose character is a word character.  ``4o`` therefore matches "GPT-4o",
+  whitespace, and a word boundary is required at each end whose character is a
+  word character of a script that separates its words with spaces (Latin,
+  Cyrillic, Greek, ...).  Scripts written without spaces (Han, kana, Hangul,
+  Thai, Lao, Khmer, Myanmar) need no boundary: a CJK keyword (``生图``)
+  matches inside a CJK run, and a Latin keyword next to CJK text matches
+  (``nano banana`` in "调用Nano Banana Pro", ``gpt-4o`` in "用GPT-4o生成").  ``4o`` therefore matches "GPT-4o",
   "4o's" and "#4o" (a hyphen, an apostrophe and ``#`` are boundaries) but not
   "gpt4o" or "4oImage"; list ``gpt4o`` separately.  A trailing ``*`` is a
   prefix wildcard: ``image gen*`` matches "image gen", "image generation" and
   "image generator" (``*`` anywhere stands for any run of word characters).
+* **Match-all** (``match_all: true``): every post in the window is a hit, the
+  keywords are not used (they may be empty); the recipe for a dump that is
+  already on topic (a collection of prompt posts).  A keyword that is only
+  ``*`` is a misconfiguration (it names no word): the run stops and points at
+  ``match_all``.
 * **Window** ``since``/``until``: inclusive, in UTC.  A date means the whole
   day (``until: 2025-04-30`` keeps posts up to 2025-04-30 23:59:59.999999 UTC);
   a datetime is an instant (naive = UTC).  ``null`` leaves that side open.
@@ -45,6 +54,7 @@ from typing import Any
 
 import polars as pl
 
+from echo_bench.curate.heuristics import SPACELESS_CLASS, is_spaced_word_char
 from echo_bench.schemas import POSTS, QUARANTINE, QUERIED, UTC_TIME
 
 STAGE = "collect"
@@ -71,20 +81,30 @@ def normalize_keywords(keywords: Iterable[str]) -> list[str]:
         if not isinstance(kw, str):
             raise TypeError(f"collect.keywords: {kw!r} is not a string")
         norm = " ".join(kw.split())
-        if not norm or norm.strip("*") == "":
+        if not norm:
             continue
+        if norm.strip("*") == "":
+            raise ValueError(
+                f"collect.keywords: {kw!r} names no word; to take every post of the window "
+                "(a dump already on topic) set collect.match_all: true"
+            )
         if norm.casefold() not in seen:
             seen.add(norm.casefold())
             out.append(norm)
     return out
 
 
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum() or ch == "_"
+#: Not a word character of a spaced script: what must sit next to a keyword's word-character end.
+_BOUNDARY_CHAR = f"[\\W{SPACELESS_CLASS}]"
 
 
 def keyword_regex(keyword: str) -> str:
-    """The case-insensitive whole-word / phrase regex of one keyword (Rust ``regex`` syntax)."""
+    """The case-insensitive whole-word / phrase regex of one keyword (Rust ``regex`` syntax).
+
+    Rust's regex has no look-around, so a boundary is the start/end of the text
+    or one character that is not a word character of a spaced script (it is
+    consumed, which a ``contains`` test does not mind).
+    """
     kw = " ".join(keyword.split())
     if not kw:
         raise ValueError("empty keyword")
@@ -100,8 +120,8 @@ def keyword_regex(keyword: str) -> str:
             parts.append(re.escape(piece))
     body = "".join(parts)
     core = kw.strip("*")
-    start = r"\b" if _is_word_char(core[0]) else ""
-    end = r"\b" if _is_word_char(core[-1]) else ""
+    start = f"(?:^|{_BOUNDARY_CHAR})" if is_spaced_word_char(core[0]) else ""
+    end = f"(?:$|{_BOUNDARY_CHAR})" if is_spaced_word_char(core[-1]) else ""
     return f"(?i){start}{body}{end}"
 
 
@@ -245,11 +265,15 @@ def collect(
     until: Any = None,
     include_replies: bool = True,
     drop_retweets: bool = True,
+    match_all: bool = False,
 ) -> CollectResult:
     """Run the keyword query over a POSTS frame; see the module docstring for the rules."""
-    kws = normalize_keywords(keywords)
-    if not kws:
-        raise ValueError("collect.keywords is empty: the query would match nothing")
+    kws = [] if match_all else normalize_keywords(keywords)
+    if not kws and not match_all:
+        raise ValueError(
+            "collect.keywords is empty: the query would match nothing "
+            "(set collect.match_all: true to take every post of the window)"
+        )
     start, stop, end_inclusive = window_bounds(since, until)
     windowed = start is not None or stop is not None
 
@@ -289,10 +313,8 @@ def collect(
 
     df = match_keywords(df, kws)
     in_window = in_window_expr(start, stop, end_inclusive)
-    df = df.with_columns(
-        in_window.alias("_in_window"),
-        (in_window & (pl.col("matched_keywords").list.len() > 0)).alias("_hit"),
-    )
+    matched = pl.lit(True) if match_all else pl.col("matched_keywords").list.len() > 0
+    df = df.with_columns(in_window.alias("_in_window"), (in_window & matched).alias("_hit"))
     n_outside = int((~df["_in_window"]).sum())
     df = df.with_columns(conversation_keys(df).alias("_conv"))
     hits = df.filter(pl.col("_hit"))
@@ -333,6 +355,7 @@ def collect(
         "context_kept": queried.height - n_hits,
         "kept": queried.height,
         "keywords": kws,
+        "match_all": bool(match_all),
         "window": {
             "since": start.isoformat() if start else None,
             "until": stop.isoformat() if stop else None,

@@ -77,13 +77,44 @@ def test_matched_keywords_lists_every_keyword_in_query_order() -> None:
 
 
 def test_normalize_keywords() -> None:
-    assert normalize_keywords(["ChatGPT", " chatgpt ", "create   image", "", "*", "4o"]) == [
+    assert normalize_keywords(["ChatGPT", " chatgpt ", "create   image", "", "4o"]) == [
         "ChatGPT",
         "create image",
         "4o",
     ]
     with pytest.raises(TypeError):
         normalize_keywords([4])
+
+
+@pytest.mark.parametrize("lone", ["*", " ** "])
+def test_lone_star_keyword_is_a_misconfiguration_naming_match_all(lone: str) -> None:
+    with pytest.raises(ValueError, match="collect.match_all"):
+        normalize_keywords(["chatgpt", lone])
+
+
+# Scripts without spaces between words: CJK keywords match inside CJK runs, and
+# Latin keywords and model names match right next to CJK characters.
+@pytest.mark.parametrize(
+    ("keyword", "text", "hit"),
+    [
+        ("nano banana", "调用Nano Banana Pro生成的海报", True),
+        ("nano banana pro", "调用Nano Banana Pro生成的海报", True),
+        ("gpt-4o", "用GPT-4o生成一张图", True),
+        ("chatgpt", "我用ChatGPT画了这张图", True),
+        ("4o", "4o画的", True),
+        ("sora", "Soraya的照片", False),  # still a whole word against Latin letters
+        ("生图", "用GPT生图真方便", True),
+        ("提示词", "提示词如下：", True),
+        ("画像生成", "ChatGPTで画像生成してみた", True),
+        ("gpt-4o", "GPT-4o로 만든 이미지", True),  # Hangul particle attached
+        ("이미지", "이미지를 만들었다", True),
+        ("image gen*", "image generation生成", True),
+    ],
+)
+def test_keyword_match_in_cjk_text(keyword: str, text: str, hit: bool) -> None:
+    df = pl.DataFrame({"text": [text]})
+    got = match_keywords(df, [keyword])["matched_keywords"].to_list()[0]
+    assert (got == [keyword]) is hit, (keyword, text, keyword_regex(keyword))
 
 
 # --- window ---------------------------------------------------------------------------
@@ -235,8 +266,24 @@ def test_a_matching_reply_pulls_in_its_root_and_siblings(post, frame) -> None:
 
 
 def test_empty_keywords_rejected(post, frame) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="collect.match_all"):
         collect(frame([post("1", "x")]), keywords=["  "])
+
+
+def test_match_all_takes_every_post_of_the_window(post, frame) -> None:
+    rows = [
+        post("1", "a prompt that names no model at all", minutes=0),
+        post("2", "一只戴着墨镜的猫，赛博朋克风格", minutes=1),
+        post("3", "reply without keywords", parent="1", minutes=2),
+        post("4", "too late", created_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)),
+        post("5", "a retweet", retweet_of="1", minutes=3),
+    ]
+    res = collect(frame(rows), keywords=[], match_all=True, until="2025-12-31")
+    assert res.queried["post_id"].to_list() == ["1", "2", "3"]
+    s = res.summary
+    assert s["match_all"] is True and s["matched"] == 3 and s["outside_window"] == 1 and s["retweets_dropped"] == 1
+    # the keywords are not used at all under match_all
+    assert collect(frame(rows), keywords=["zzz"], match_all=True).queried.height == 4
 
 
 def test_empty_input(frame) -> None:
@@ -269,6 +316,7 @@ def test_stage_writes_its_outputs(post, frame, tmp_path) -> None:
             "until": None,
             "include_replies": True,
             "drop_retweets": True,
+            "match_all": False,
         }
     }
     outs = {

@@ -200,3 +200,36 @@ def test_stage_takes_named_outputs(tmp_path: Path, params: dict[str, Any]) -> No
     with pytest.raises(KeyError, match="discarded"):
         run_stage("finalize", {"processed": str(tmp_path / "p.parquet")}, outs,
                   {k: params[k] for k in ("model_of_interest", "finalize")})
+
+
+# --- issue 12: edit cues in several languages --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "参考图中的人物，生成一张吉卜力风格的插画",
+        "上传一张自拍，把它变成3D手办，放在电脑桌上",
+        "将输入图像转换为水彩画风格，保持构图不变",
+        "保持原图的构图和人物，把背景换成雪山",
+        "根据附图的草稿生成一张完整的海报",
+        "Paste your screenshot and this prompt: redesign the app as a retro 90s website",
+        "Turn your photo into a Pixar-style character with big eyes",
+        "添付した写真の人物をアニメ風に描いて",
+        "업로드한 사진을 수채화 스타일로 바꿔줘",
+    ],
+)
+def test_edit_cues_in_several_languages_need_an_input(prompt: str) -> None:
+    assert fz.needs_input(prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "A product photo of a soda can that keeps the shape of the original packaging, studio light",
+        "一只戴着墨镜的柴犬坐在海边，夕阳，胶片摄影风格，高对比度",
+        "Generate a screenshot of a weather app UI in dark mode",
+    ],
+)
+def test_text_to_image_prompts_need_no_input(prompt: str) -> None:
+    assert not fz.needs_input(prompt)

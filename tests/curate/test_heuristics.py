@@ -106,3 +106,68 @@ def test_term_matching_boundaries() -> None:
 
 def test_plain_normalizes_for_fuzzy_matching() -> None:
     assert plain("  A Cat, in a HAT!! ") == "a cat in a hat"
+
+
+# --- issue 12: rules that must not fire on prompt content, in any script ----------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # E4 used to cut at the first arrow anywhere: JSON values and Chinese prompts hold arrows
+        '{"scene": "a fox in the rain", "transition": "day → night", "style": "watercolor poster, soft light"}',
+        "将照片中的人物变成3D手办，左边是原图→右边是手办效果，背景为白色摄影棚，柔和光线，高清细节",
+        "A four-panel comic strip: panel 1 a seed ➡️ panel 2 a sprout ➡️ panel 3 a tree, flat pastel colors",
+        "Design an infographic poster, flow chart style: idea 👉 sketch 👉 prototype 👉 launch, bold icons",
+    ],
+)
+def test_arrows_inside_a_prompt_do_not_cut_it(text: str) -> None:
+    found = find_prompt(text, ALIASES)
+    assert found is not None and found.text == text, found
+
+
+@pytest.mark.parametrize(
+    ("text", "prompt"),
+    [
+        ("Prompt in the post 👇\nA cinematic poster of a fox in the rain, neon lights, 35mm film",
+         "A cinematic poster of a fox in the rain, neon lights, 35mm film"),
+        ("Try this ➡️\nA cinematic poster of a fox in the rain, neon lights, 35mm film",
+         "A cinematic poster of a fox in the rain, neon lights, 35mm film"),
+        ("Made this with GPT-4o 🤯 👇\nA cinematic poster of a fox in the rain, neon lights, 35mm film",
+         "A cinematic poster of a fox in the rain, neon lights, 35mm film"),
+        ("效果太好了 👉 一只橘猫坐在窗台上，午后阳光，胶片质感，浅景深",
+         "一只橘猫坐在窗台上，午后阳光，胶片质感，浅景深"),
+    ],
+)
+def test_an_arrow_that_introduces_the_prompt_still_does(text: str, prompt: str) -> None:
+    found = find_prompt(text, ALIASES)
+    assert found is not None and found.text == prompt, found
+
+
+def test_structured_prompt_keeps_its_trailing_sections() -> None:
+    prompt = (
+        "生成一张信息卡片海报，主题是咖啡的历史，风格扁平插画。\n\n"
+        "## 内容结构\n- 标题：咖啡的历史\n- 三个时间节点\n\n"
+        "## 卡片排版设计\n竖版 3:4，标题居中，时间轴从上到下排列，配色暖棕色"
+    )
+    found = find_prompt(prompt, ALIASES)
+    assert found is not None and found.text == prompt
+    english = (
+        "Create a recipe card for a lemon tart, flat illustration style.\n\n"
+        "Layout: title on top, ingredients on the left\n\n"
+        "## Colors\n- soft yellow\n- cream"
+    )
+    found = find_prompt(english + "\n\n#GPT4o #AIart", ALIASES)
+    assert found is not None and found.text == english  # hashtags still go, markdown headers stay
+
+
+def test_cjk_scripts_get_the_same_prompt_tests() -> None:
+    assert looks_like_prompt("一只戴着墨镜的柴犬坐在海边，夕阳，胶片摄影风格", ALIASES)
+    assert looks_like_prompt("把这张照片变成吉卜力动画风格，保留人物的脸", ALIASES)
+    assert not looks_like_prompt("这个模型真的太强了吗？", ALIASES)
+
+
+def test_model_names_match_next_to_cjk_text() -> None:
+    assert find_terms("调用Nano Banana Pro生成海报", ["nano banana pro", "nano banana"]) == ["nano banana pro"]
+    assert find_terms("用GPT-4o画的", ["gpt-4o"]) == ["gpt-4o"]
+    assert find_terms("Soraya", ["sora"]) == []

@@ -99,6 +99,16 @@ def test_edit_pair_roles_and_reversed_caption(tmp_path: Path) -> None:
     assert [i["role"] for i in r["images"]] == ["output", "output"]
 
 
+def test_original_inside_a_prompt_is_not_a_pair_caption(tmp_path: Path) -> None:
+    a = save(photo(12), tmp_path / "one.png")
+    b = save(photo(13), tmp_path / "two.png")
+    prompt = "A product photo of a soda can that keeps the shape of the original packaging, studio light"
+    r = mm.offline_classify(prompt, [prompt], [a, b], S)
+    assert [i["role"] for i in r["images"]] == ["output", "output"]
+    r = mm.offline_classify("参考图中的人物，生成吉卜力风格插画", ["原图 vs 效果"], [a, b], S)
+    assert [i["role"] for i in r["images"]] == ["input", "output"]
+
+
 def test_multi_image_duplicates_and_blanks(tmp_path: Path) -> None:
     obj, scene, out = (save(photo(s), tmp_path / f"{s}.png") for s in (13, 14, 15))
     again = tmp_path / "15_copy.jpg"

@@ -130,3 +130,28 @@ def test_stage_writes_its_files_deterministically(tmp_path: Path, params: dict[s
     assert Path(outs["cache"]).is_dir()
     with pytest.raises(KeyError, match="not declared"):
         run_stage("relevance", ins, outs, {k: params[k] for k in keys if k != "other_models"})
+
+
+# --- issue 12: no rule penalises a script, nor a bare prompt with an image ---------------
+
+BARE_PROMPTS = {
+    "en": "A red vintage bicycle leaning against a yellow wall in Lisbon, afternoon sun, film photo",
+    "zh": "一辆红色复古自行车靠在里斯本的黄色墙边，午后阳光，胶片摄影",
+    "ja": "リスボンの黄色い壁に立てかけられた赤いヴィンテージ自転車、午後の日差し、フィルム写真",
+    "ko": "리스본의 노란 벽에 기대어 있는 빨간 빈티지 자전거, 오후의 햇살, 필름 사진",
+    "ru": "Красный винтажный велосипед у жёлтой стены в Лиссабоне, послеполуденное солнце, плёночное фото, "
+          "мягкие тени, тёплые тона, старый город, брусчатка, зелёные ставни, голуби на подоконнике",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(BARE_PROMPTS))
+def test_a_bare_prompt_with_an_image_is_kept_in_any_script(lang: str) -> None:
+    score, reason = rel.offline_score(BARE_PROMPTS[lang], 1)
+    assert score >= 3, reason
+    assert score == rel.offline_score(BARE_PROMPTS["en"], 1)[0]
+
+
+def test_cjk_caption_naming_the_model_scores_like_english() -> None:
+    en, _ = rel.offline_score("Made with GPT-4o, prompt: a cat astronaut poster", 1)
+    zh, why = rel.offline_score("调用GPT-4o生成：一张猫咪宇航员海报", 1)
+    assert zh == en >= 4, why

@@ -196,3 +196,15 @@ def test_materialize_samples_round_trips(released, tmp_path):
     p = Path(df["input_images"][0][0])
     assert p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == p.stem
     json.dumps(loader.info(rel))
+
+
+def test_card_names_the_dumps_it_was_built_from(tmp_path):
+    ri = build_inputs(tmp_path)
+    info = dict(INFO, sources=[{"path": "data/raw/my_dump", "format": "twscrape"},
+                               {"path": "data/raw/sample", "format": "auto"}])
+    export(ri, tmp_path / "rel", settings=ReleaseSettings(), info=info, root=tmp_path)
+    card = (tmp_path / "rel" / "README.md").read_text()
+    assert "## Built from" in card and "`data/raw/my_dump`, format twscrape" in card
+    assert "`data/raw/sample`, format auto (the embedded synthetic sample" in card
+    export(ri, tmp_path / "bare", settings=ReleaseSettings(), info=INFO, root=tmp_path)
+    assert "raw dumps of this release were not recorded" in (tmp_path / "bare" / "README.md").read_text()

@@ -28,6 +28,6 @@ rule release:
         log_of("release"),
     params:
         cfg=select("release", "model_of_interest", *RELEASE_CURATION, "generate.seed", "generate.image",
-                   "generate.models", "metrics", "judge"),
+                   "generate.models", "metrics", "judge", "ingest.dumps"),
     script:
         STAGE_SCRIPT

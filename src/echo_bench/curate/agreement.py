@@ -1,34 +1,46 @@
-"""Agreement of the offline curation with a corpus' truth file (a baseline, not a target).
+"""Agreement of the offline curation with a corpus' truth file: a measuring instrument, not a target.
 
-:func:`agreement_report` runs ingest -> keyword match -> threads -> relevance ->
-extraction -> image step -> finalize, all with the offline backends, on the
-``awesome-gpt4o-images`` corpus (Twitter API v2 pages plus ``truth.jsonl``) and
-compares, case by case:
+:func:`agreement_report` reads any corpus: a folder holding a raw dump in any
+format ingest reads (twitter_v2 pages, twscrape or snscrape JSON Lines, detected
+per file) with its images, and a truth file (``truth.jsonl``, one JSON object
+per case).  It runs ingest -> keyword match -> threads -> relevance ->
+extraction -> image step -> finalize with the offline backends and compares,
+case by case, whatever the truth provides.
 
-* the extracted prompt with the true prompt: rapidfuzz ``fuzz.ratio`` (0-100)
-  of the two texts with surrounding whitespace stripped; mean and share >= 90;
-* text-to-image vs image-to-image with the case's ``needs_reference_image``:
-  the predicted need of an input image is the image step's task type (an input
-  image was found) or the prompt's edit/multi-image cues (rule F8's test); the
-  final placement (split or curator queue) is tabulated too;
-* fill-in-the-blank detection (``find_blanks`` found a placeholder) with the
-  case's ``fill_in_blank``.
+Truth schema (docs/curation.md, "Agreement"): ``post_id`` (required: the post
+that carries the case; a thread root, or any post of the thread) and the
+optional fields, each of which enables its figures:
 
-The corpus is a hand-picked list of prompt posts, most of which never name the
-model (the collection removed the captions), so the keyword query and the
-relevance threshold are measured and reported but not applied: every case goes
-through extraction.
+* ``prompt`` (string): extracted prompt vs true prompt (rapidfuzz ``ratio``);
+* ``needs_reference_image`` (bool): needs-input precision/recall;
+* ``fill_in_blank`` (bool): placeholder detection precision/recall;
+* ``is_relevant`` (bool): relevance kept vs relevant; without it the relevance
+  figure is the drop rate among the truth's cases (all taken as relevant posts);
+* ``lang`` (string): the language of the breakdowns; without it the post's
+  ``lang`` from the dump, else a guess from the script of its text.
+
+A figure whose field no case carries is reported as ``"not measured: ..."``,
+never as a number.  Every figure is broken down by language, by extraction
+rule and by corpus half (``tuning``/``held_out``: a fixed hash of the post id,
+:func:`corpus_half`).  A corpus the tool cannot measure stops it with an
+:class:`AgreementError` saying what the corpus lacks.
+
+The keyword query and the relevance threshold are measured and reported but,
+unless ``apply_relevance``, not applied: a corpus of prompt posts is on topic
+by construction (``collect.match_all``), and the cases must all reach
+extraction to be compared.
 
 :func:`sample_report` does the same for an embedded sample dump
 (``data/raw/sample``: ``truth.jsonl`` with one line per thread), where the
 keyword query and the relevance threshold are applied as in the pipeline.
 """
-
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -41,7 +53,7 @@ from echo_bench.curate import extract as ex
 from echo_bench.curate import finalize as fz
 from echo_bench.curate import multimodal as mm
 from echo_bench.curate import relevance as rel
-from echo_bench.curate.heuristics import DEFAULT_NAMES, find_blanks
+from echo_bench.curate.heuristics import DEFAULT_NAMES, RULES_VERSION, find_blanks
 from echo_bench.io import write_json, write_parquet, write_text
 from echo_bench.quarantine import Quarantine
 
@@ -123,113 +135,278 @@ def _fmt(v: Any) -> str:
     return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
-def agreement_report(corpus_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+class AgreementError(ValueError):
+    """The corpus cannot be measured; the message says what it lacks."""
+
+
+#: The truth file's fields: type, and the figures each one enables.
+TRUTH_FIELDS: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "post_id": (str, "required: the post that carries the case (a thread root or any post of its thread)"),
+    "prompt": ((str, type(None)), "extracted prompt vs true prompt (ratio)"),
+    "needs_reference_image": (bool, "needs-input precision / recall"),
+    "fill_in_blank": (bool, "fill-in-the-blank precision / recall"),
+    "is_relevant": (bool, "relevance kept vs relevant"),
+    "lang": (str, "the language of the breakdowns"),
+}
+TRUTH_FILE = "truth.jsonl"
+HALVES = ("tuning", "held_out")
+_NOT_DUMP = {"media", "images", "out"}
+_DUMP_SUFFIXES = (".json", ".jsonl", ".ndjson")  # what ingest reads in a dump folder
+
+
+def corpus_half(post_id: str) -> str:
+    """``tuning`` or ``held_out``: the parity of the first 32 bits of sha256(post_id).
+
+    Fixed for ever, so the held-out half of a corpus stays held out: offline
+    rules may be written from the tuning half's cases only.
+    """
+    return HALVES[int(hashlib.sha256(post_id.encode("utf-8")).hexdigest()[:8], 16) % 2]
+
+
+def guess_language(text: str) -> str:
+    """A language label from the script of ``text``: ja (kana), ko (Hangul), zh (Han), else latin/other."""
+    if re.search(r"[\u3040-\u30ff]", text):
+        return "ja"
+    if re.search(r"[\uac00-\ud7af]", text):
+        return "ko"
+    han = len(re.findall(r"[\u4e00-\u9fff\u3400-\u4dbf]", text))
+    letters = len(re.findall(r"[A-Za-z]", text))
+    if han and han * 2 >= letters:
+        return "zh"
+    return "latin" if letters else "other"
+
+
+def read_truth(path: Path) -> list[dict[str, Any]]:
+    """The truth cases; an :class:`AgreementError` names the line and field of a bad one."""
+    if not path.is_file():
+        raise AgreementError(
+            f"no truth file {path}: the corpus needs one JSON object per line with {sorted(TRUTH_FIELDS)} "
+            "(post_id required; docs/curation.md, 'Agreement')"
+        )
+    cases: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            case = json.loads(line)
+        except ValueError as e:
+            raise AgreementError(f"{path}:{n}: not JSON ({e})") from e
+        if not isinstance(case, dict):
+            raise AgreementError(f"{path}:{n}: a case is a JSON object, not {type(case).__name__}")
+        if case.get("post_id") in (None, ""):
+            raise AgreementError(f"{path}:{n}: the case has no post_id (required)")
+        case["post_id"] = str(case["post_id"])
+        for key, (typ, _) in TRUTH_FIELDS.items():
+            if key in case and not isinstance(case[key], typ):
+                raise AgreementError(f"{path}:{n}: {key} is {case[key]!r}, expected {typ}")
+        if case["post_id"] in seen:
+            raise AgreementError(f"{path}:{n}: post_id {case['post_id']} is listed twice")
+        seen.add(case["post_id"])
+        cases.append(case)
+    if not cases:
+        raise AgreementError(f"truth file {path} has no case")
+    return cases
+
+
+def dump_paths(corpus: Path, truth_path: Path) -> list[Path]:
+    """What of the corpus folder is the dump: every entry but the truth file and the media folders."""
+    if corpus.is_file():
+        return [corpus]
+    return [p for p in sorted(corpus.iterdir())
+            if p.resolve() != truth_path.resolve() and not p.name.startswith(".") and p.name not in _NOT_DUMP
+            and (p.is_dir() or p.name.lower().removesuffix(".gz").endswith(_DUMP_SUFFIXES))]
+
+
+def _not_measured(why: str) -> str:
+    return f"not measured: {why}"
+
+
+def _ratio_figures(cases: list[dict[str, Any]]) -> dict[str, Any] | str:
+    with_truth = [c for c in cases if c.get("true_prompt") is not None]
+    if not with_truth:
+        return _not_measured("no case has a true prompt (truth field 'prompt')")
+    got = [c for c in with_truth if c["quality"] is not None]
+    if not got:
+        return _not_measured(f"none of the {len(with_truth)} cases with a prompt was extracted")
+    ratios = [c["prompt_ratio"] for c in got]
+    return {
+        "n": len(got),
+        "not_extracted": len(with_truth) - len(got),
+        "mean_ratio": round(statistics.fmean(ratios), 2),
+        "median_ratio": round(statistics.median(ratios), 2),
+        "share_ratio_ge_90": round(sum(r >= 90 for r in ratios) / len(ratios), 4),
+        "share_exact": round(sum(r == 100 for r in ratios) / len(ratios), 4),
+    }
+
+
+def _flag_figures(cases: list[dict[str, Any]], pred: str, truth: str) -> dict[str, Any] | str:
+    have = [c for c in cases if c.get(truth) is not None and c["quality"] is not None]
+    if not have:
+        return _not_measured(f"no extracted case carries the truth field '{truth}'")
+    return _binary([bool(c[pred]) for c in have], [bool(c[truth]) for c in have])
+
+
+def _relevance_figures(cases: list[dict[str, Any]], threshold: int) -> dict[str, Any]:
+    scored = [c for c in cases if c["relevance"] is not None]
+    out: dict[str, Any] = {"n": len(scored), "threshold": threshold}
+    if not scored:
+        out["drop_rate"] = _not_measured("no case's thread was scored")
+        return out
+    out["drop_rate"] = round(sum(c["relevance"] < threshold for c in scored) / len(scored), 4)
+    out["by_rule"] = dict(sorted(Counter(c["relevance_rule"] for c in scored if c["relevance"] < threshold).items()))
+    labelled = [c for c in scored if c.get("is_relevant") is not None]
+    out["kept_vs_is_relevant"] = (
+        _binary([c["relevance"] >= threshold for c in labelled], [bool(c["is_relevant"]) for c in labelled])
+        if labelled else _not_measured("the truth has no 'is_relevant'; drop_rate counts every case as relevant")
+    )
+    return out
+
+
+def _figures(cases: list[dict[str, Any]], threshold: int) -> dict[str, Any]:
+    return {
+        "cases": len(cases),
+        "extracted": sum(c["quality"] is not None for c in cases),
+        "prompt": _ratio_figures(cases),
+        "needs_input": _flag_figures(cases, "predicted_needs_input", "needs_reference_image"),
+        "fill_in_blank": _flag_figures(cases, "predicted_fill_in_blank", "fill_in_blank"),
+        "relevance": _relevance_figures(cases, threshold),
+    }
+
+
+def _by(cases: list[dict[str, Any]], key: str, threshold: int) -> dict[str, Any]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in cases:
+        groups.setdefault(str(c[key]), []).append(c)
+    return {k: _figures(v, threshold) for k, v in sorted(groups.items())}
+
+
+def _cell(fig: Any, key: str) -> str:
+    """A table cell: ``n/m`` for a figure (or a value) that was not measured."""
+    if isinstance(fig, str) or isinstance(fig.get(key), str):
+        return "n/m"
+    return _fmt(fig.get(key))
+
+
+def _markdown(figures: dict[str, Any]) -> str:
+    lines = [f"# Offline curation vs truth: {figures['corpus']} ({figures['cases']} cases)", "",
+             f"Dump formats: {figures['formats']}; posts read: {figures['posts_read']}; truth cases not in the dump: "
+             f"{figures['cases_not_in_dump']}. Producer: {figures['producer']}; a baseline, not a target.",
+             "", "`n/m` = not measured (the truth lacks the field; see agreement.json for why).", ""]
+    header = ("| group | cases | extracted | prompt mean ratio | ratio >= 90 | needs-input P / R | "
+              "blank P / R | relevance drop rate |")
+    for title, groups in (("All cases", {"all": figures["overall"]}), ("By language", figures["by_language"]),
+                          ("By corpus half", figures["by_half"]), ("By extraction rule", figures["by_rule"])):
+        lines += [f"## {title}", "", header, "|---|---|---|---|---|---|---|---|"]
+        for name, f in groups.items():
+            ni, fb = f["needs_input"], f["fill_in_blank"]
+            lines.append(
+                f"| {name} | {f['cases']} | {f['extracted']} | {_cell(f['prompt'], 'mean_ratio')} | "
+                f"{_cell(f['prompt'], 'share_ratio_ge_90')} | {_cell(ni, 'precision')} / {_cell(ni, 'recall')} | "
+                f"{_cell(fb, 'precision')} / {_cell(fb, 'recall')} | {_cell(f['relevance'], 'drop_rate')} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def agreement_report(
+    corpus_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    truth_file: str | os.PathLike[str] | None = None,
+    threshold: int = 3,
+    apply_relevance: bool = False,
+) -> dict[str, Any]:
     """Run the offline curation on the corpus and write ``agreement.json``, ``agreement.md`` and
     ``cases.parquet`` under ``out_dir``; returns the figures (see the module docstring)."""
     from echo_bench.ingest import IngestSettings, ingest_dumps
 
     log = logging.getLogger("echo_bench.curate.agreement")
     corpus = Path(corpus_dir)
+    if not corpus.exists():
+        raise AgreementError(f"corpus {corpus} does not exist")
     out = Path(out_dir)
     work = out / "work"
-    truth = [json.loads(line) for line in (corpus / "truth.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    ing = ingest_dumps([(corpus, "twitter_v2")], work / "media", IngestSettings(), log=log)
-    res = run_offline(ing.posts, ing.media, work, apply_relevance=False, log=log)
-    processed = res["processed"]
+    truth_path = Path(truth_file) if truth_file else corpus / TRUTH_FILE
+    truth = read_truth(truth_path)
+    dumps = dump_paths(corpus, truth_path)
+    if not dumps:
+        raise AgreementError(f"corpus {corpus} holds no dump next to its truth file")
+    ing = ingest_dumps([(p, "auto") for p in dumps], work / "media", IngestSettings(), log=log)
+    if ing.posts.height == 0:
+        raise AgreementError(
+            f"no post read from {[str(p) for p in dumps]}: files by format {ing.summary.get('files_by_format')}, "
+            f"quarantined {ing.summary.get('quarantine_reasons')}; the corpus lacks a dump in a supported format "
+            "(twitter_v2 pages, twscrape or snscrape JSON Lines)"
+        )
+    res = run_offline(ing.posts, ing.media, work, threshold=threshold, apply_relevance=apply_relevance, log=log)
+    thread_of = {pid: tid for tid, pids in res["threads"].select("thread_id", "post_ids").iter_rows() for pid in pids}
+    missing = [t["post_id"] for t in truth if t["post_id"] not in thread_of]
+    if len(missing) == len(truth):
+        raise AgreementError(
+            f"none of the {len(truth)} truth post ids is a post of the dump (first: {missing[:3]}; "
+            f"the dump has {ing.posts.height} posts, first ids {ing.posts['post_id'].head(3).to_list()})"
+        )
     where = placement(res["final"])
-    scores = dict(res["scores"].filter(pl.col("post_id") == pl.col("thread_id")).select("post_id", "score").iter_rows())
-    by_thread = {r["thread_id"]: r for r in processed.sort("sample_index").iter_rows(named=True) if r["sample_index"] == 0}
+    best: dict[str, tuple[int, str]] = {}
+    for tid, score, reason in res["scores"].select("thread_id", "score", "reason").iter_rows():
+        if score is not None and score > best.get(tid, (0, ""))[0]:
+            best[tid] = (int(score), reason)
+    by_thread = {r["thread_id"]: r for r in res["processed"].sort("sample_index").iter_rows(named=True)
+                 if r["sample_index"] == 0}
+    posts = {r[0]: r for r in ing.posts.select("post_id", "text", "lang").iter_rows()}
     cases = []
     for t in truth:
-        row = by_thread.get(t["post_id"])
+        tid = thread_of.get(t["post_id"])
+        row = by_thread.get(tid) if tid else None
         got = (row["extracted_prompt"] if row else "") or ""
-        blanks = find_blanks(got)
-        needs = bool(row) and (row["task_type"] != "text_to_image" or fz.needs_input(got))
+        _, text, lang = posts.get(t["post_id"], (None, "", None))
+        lang = t.get("lang") or (lang if lang and lang not in ("und", "qme", "zxx", "qam") else guess_language(text or ""))
+        score, reason = best.get(tid, (None, "")) if tid else (None, "")
         cases.append({
             "post_id": t["post_id"],
-            "true_prompt": t["prompt"],
+            "in_dump": tid is not None,
+            "half": corpus_half(t["post_id"]),
+            "lang": lang,
+            "true_prompt": t.get("prompt"),
             "extracted_prompt": got,
-            "prompt_ratio": float(fuzz.ratio(got.strip(), (t["prompt"] or "").strip())),
-            "rule": (row["notes"] if row else "no candidate"),
+            "prompt_ratio": float(fuzz.ratio(got.strip(), (t.get("prompt") or "").strip())),
+            "rule": (row["notes"].split(";")[0].replace("offline rule ", "") if row else "no candidate"),
             "quality": row["quality"] if row else None,
             "task_type": row["task_type"] if row else None,
-            "predicted_needs_input": needs,
-            "needs_reference_image": bool(t["needs_reference_image"]),
+            "predicted_needs_input": bool(row) and (row["task_type"] != "text_to_image" or fz.needs_input(got)),
+            "needs_reference_image": t.get("needs_reference_image"),
             "placement": where.get(row["sample_id"], "none") if row else "none",
-            "predicted_fill_in_blank": bool(blanks),
-            "blanks": blanks,
-            "fill_in_blank": bool(t["fill_in_blank"]),
-            "relevance": scores.get(t["post_id"]),
+            "predicted_fill_in_blank": bool(find_blanks(got)),
+            "blanks": find_blanks(got),
+            "fill_in_blank": t.get("fill_in_blank"),
+            "is_relevant": t.get("is_relevant"),
+            "relevance": score,
+            "relevance_rule": reason.split(":")[0].replace("offline rules ", "") if reason else "",
         })
-    ratios = [c["prompt_ratio"] for c in cases]
-    rules = Counter(c["rule"].split(";")[0].replace("offline rule ", "") for c in cases)
-    place = Counter((c["needs_reference_image"], c["placement"]) for c in cases)
+    present = [c for c in cases if c["in_dump"]]
     figures = {
         "corpus": corpus.name,
+        "truth_file": str(truth_path),
+        "formats": ing.summary.get("files_by_format"),
+        "posts_read": ing.posts.height,
         "cases": len(cases),
-        "cases_with_candidate": sum(1 for c in cases if c["quality"] is not None),
-        "prompt": {
-            "mean_ratio": round(statistics.fmean(ratios), 2) if ratios else None,
-            "median_ratio": round(statistics.median(ratios), 2) if ratios else None,
-            "share_ratio_ge_90": round(sum(r >= 90 for r in ratios) / len(ratios), 4) if ratios else None,
-            "share_exact": round(sum(r == 100 for r in ratios) / len(ratios), 4) if ratios else None,
-            "share_found_by_a_rule": round(sum("rule none" not in c["rule"] for c in cases) / len(cases), 4) if cases else None,
-            "by_rule": dict(sorted(rules.items())),
-        },
-        "needs_input_vs_needs_reference_image": _binary(
-            [c["predicted_needs_input"] for c in cases], [c["needs_reference_image"] for c in cases]
-        ),
-        "placement_by_needs_reference_image": {
-            str(flag): {p: n for (f, p), n in sorted(place.items()) if f == flag} for flag in (False, True)
-        },
-        "fill_in_blank": _binary([c["predicted_fill_in_blank"] for c in cases], [c["fill_in_blank"] for c in cases]),
-        "relevance": {
-            "root_score_histogram": dict(sorted(Counter(str(c["relevance"]) for c in cases).items())),
-            "share_roots_ge_3": round(sum((c["relevance"] or 0) >= 3 for c in cases) / len(cases), 4) if cases else None,
-            "keyword_hits": int(res["queried"].filter(pl.col("matched_keywords").list.len() > 0).height),
-            "note": "measured only: the corpus' posts are prompts without captions, so relevance is not applied",
-        },
+        "cases_not_in_dump": len(missing),
+        "truth_fields": {k: sum(k in t for t in truth) for k in TRUTH_FIELDS},
+        "overall": _figures(present, threshold),
+        "by_language": _by(present, "lang", threshold),
+        "by_half": _by(present, "half", threshold),
+        "by_rule": _by(present, "rule", threshold),
+        "relevance_applied": apply_relevance,
+        "keyword_hits": int(res["queried"].filter(pl.col("matched_keywords").list.len() > 0).height),
         "labels": res["summaries"]["finalize"]["labels"],
         "splits": res["summaries"]["finalize"]["splits"],
-        "producer": "offline-heuristic (rules v1)",
+        "producer": f"offline-heuristic (rules {RULES_VERSION})",
     }
-    nr = figures["needs_input_vs_needs_reference_image"]
-    fb = figures["fill_in_blank"]
-    lines = [
-        f"# Offline curation vs truth: {corpus.name} ({len(cases)} cases)",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| extracted prompt vs true prompt: mean rapidfuzz ratio | {_fmt(figures['prompt']['mean_ratio'])} |",
-        f"| extracted prompt vs true prompt: share with ratio >= 90 | {_fmt(figures['prompt']['share_ratio_ge_90'])} |",
-        f"| extracted prompt vs true prompt: share exact (ratio 100) | {_fmt(figures['prompt']['share_exact'])} |",
-        f"| share of cases where a rule found a prompt (else the root text stands in) "
-        f"| {_fmt(figures['prompt']['share_found_by_a_rule'])} |",
-        f"| needs an input image (predicted) vs needs_reference_image: accuracy | {_fmt(nr['accuracy'])} |",
-        f"| ... precision / recall (positive = image-to-image) | {_fmt(nr['precision'])} / {_fmt(nr['recall'])} |",
-        f"| fill-in-the-blank detected vs fill_in_blank: accuracy | {_fmt(fb['accuracy'])} |",
-        f"| ... precision / recall | {_fmt(fb['precision'])} / {_fmt(fb['recall'])} |",
-        f"| roots with offline relevance >= 3 (not applied) | {_fmt(figures['relevance']['share_roots_ge_3'])} |",
-        "",
-        "Placement of each case after finalize, by the truth's needs_reference_image:",
-        "",
-        "| needs_reference_image | " + " | ".join(sorted({p for (_, p) in place})) + " |",
-        "|---|" + "---|" * len({p for (_, p) in place}),
-    ]
-    for flag in (False, True):
-        lines.append(f"| {flag} | " + " | ".join(str(place.get((flag, p), 0)) for p in sorted({p for (_, p) in place})) + " |")
-    lines += [
-        "",
-        f"Confusion, needs input: tp {nr['tp']}, fp {nr['fp']}, fn {nr['fn']}, tn {nr['tn']}; "
-        f"fill-in-the-blank: tp {fb['tp']}, fp {fb['fp']}, fn {fb['fn']}, tn {fb['tn']}.",
-        f"Prompt rules used: {figures['prompt']['by_rule']}.",
-        "Offline backend, every knob at its library default; a baseline, not a target.",
-        "",
-    ]
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "agreement.json", figures)
-    write_text(out / "agreement.md", "\n".join(lines))
-    write_parquet(pl.DataFrame(cases), out / "cases.parquet")
+    write_text(out / "agreement.md", _markdown(figures))
+    write_parquet(pl.DataFrame(cases, infer_schema_length=None), out / "cases.parquet")
     return figures
 
 
@@ -284,14 +461,25 @@ def sample_report(dump_dir: str | os.PathLike[str], out_dir: str | os.PathLike[s
 
 def main(argv: list[str] | None = None) -> None:
     import argparse
+    import sys
 
     ap = argparse.ArgumentParser(description="Agreement of the offline curation with a truth file.")
-    ap.add_argument("corpus", help="awesome-gpt4o-images folder, or a sample dump with --sample")
+    ap.add_argument("corpus", help="a folder with a dump (any supported format) and truth.jsonl, "
+                                   "or a sample dump with --sample")
     ap.add_argument("out")
+    ap.add_argument("--truth", help="the truth file (default: <corpus>/truth.jsonl)")
+    ap.add_argument("--threshold", type=int, default=3, help="relevance threshold measured (default 3)")
+    ap.add_argument("--apply-relevance", action="store_true", help="drop the threads below the threshold")
     ap.add_argument("--sample", action="store_true", help="the corpus is an embedded sample dump")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    figures = sample_report(a.corpus, a.out) if a.sample else agreement_report(a.corpus, a.out)
+    try:
+        figures = (sample_report(a.corpus, a.out) if a.sample else
+                   agreement_report(a.corpus, a.out, truth_file=a.truth, threshold=a.threshold,
+                                    apply_relevance=a.apply_relevance))
+    except AgreementError as e:
+        print(f"agreement: {e}", file=sys.stderr)
+        raise SystemExit(2) from e
     if not a.sample:
         print(Path(a.out, "agreement.md").read_text(encoding="utf-8"))
     print(json.dumps(figures, indent=2, ensure_ascii=False, default=str))

@@ -9,7 +9,9 @@ documented rule by rule in docs/curation.md.
 Matching: a term matches case-insensitively as a whole word or phrase; a run of
 spaces in a term matches any whitespace, and a hyphen matches a hyphen, a space
 or nothing ("gpt-4o" also matches "GPT 4o" and "gpt4o").  Terms written in CJK
-scripts match as plain substrings (those scripts do not separate words).
+scripts match as plain substrings (those scripts do not separate words), and
+no term needs a boundary against a character of such a script (``SPACELESS_CLASS``:
+"调用Nano Banana Pro" names "nano banana").
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ RULES_VERSION = "v1"
 
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
+#: Scripts whose words are not separated by spaces (or, Hangul, take attached
+#: particles): Han, kana, Hangul, Thai, Lao, Myanmar, Khmer -- as the inside of a
+#: regex character class, in a syntax both Python ``re`` and Rust ``regex``
+#: (polars) read.  A term never needs a word boundary against these characters:
+#: "调用Nano Banana Pro" names "nano banana", "GPT-4o로" names "gpt-4o".
+SPACELESS_CLASS = (
+    r"\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u2e80-\u2fdf\u3005-\u3007\u3021-\u3029"
+    r"\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af"
+    r"\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003134f"
+)
+_SPACELESS_RE = re.compile(f"[{SPACELESS_CLASS}]")
+#: A word character of a script that separates its words with spaces (the side of a word boundary).
+SPACED_WORD_CHAR = f"[^\\W{SPACELESS_CLASS}]"
+
+
+def is_spaced_word_char(ch: str) -> bool:
+    """A letter, digit or ``_`` of a script that writes spaces between words (Latin, Cyrillic, ...)."""
+    return (ch.isalnum() or ch == "_") and not _SPACELESS_RE.match(ch)
+
 
 def _term_regex(term: str) -> str:
     term = term.strip().lower()
@@ -41,12 +62,14 @@ def _term_regex(term: str) -> str:
         else:
             parts.append(re.escape(ch))
     body = "".join(parts)
-    head = r"(?<!\w)" if re.match(r"\w", term[0]) else ""
-    tail = r"(?!\w)" if re.match(r"\w", term[-1]) else ""
+    head = f"(?<!{SPACED_WORD_CHAR})" if is_spaced_word_char(term[0]) else ""
+    tail = f"(?!{SPACED_WORD_CHAR})" if is_spaced_word_char(term[-1]) else ""
     return head + body + tail
 
 
-_TOKEN_RE = re.compile(r"\w+")
+#: Words for the single-word lookup: runs of word characters of spaced scripts
+#: ("调用Nano" gives "nano"; CJK terms go through the regex instead).
+_TOKEN_RE = re.compile(f"{SPACED_WORD_CHAR}+")
 _SIMPLE_RE = re.compile(r"^\w+$")
 
 
@@ -168,6 +191,18 @@ VISUAL_WORDS: tuple[str, ...] = (
     "colorful", "colourful", "vector", "art", "title", "stickers", "sticker", "illustrated", "cartoon",
     "estilo", "luz", "style", "lumière", "licht", "stil",
     "风格", "風", "スタイル", "描いて", "生成", "图片", "光", "细节", "스타일", "조명", "그려",
+    # generic image vocabulary of Chinese, Japanese and Korean prompts
+    "背景", "画面", "构图", "色调", "质感", "光线", "照片", "海报", "插画", "写实", "摄影", "镜头", "比例",
+    "高清", "分辨率", "卡通", "动漫", "水彩", "油画", "像素", "复古", "极简", "氛围", "排版", "字体", "渲染",
+    "画风", "手办", "人物", "角色", "场景", "特写", "景深",
+    "写真", "イラスト", "構図", "色調", "質感", "照明", "ポスター", "背景画",
+    "배경", "사진", "일러스트", "구도", "색감", "포스터", "질감", "캐릭터",
+)
+#: Openers of prompts in scripts without spaces (a word list cannot be a first *word* there).
+CJK_PROMPT_STARTS: tuple[str, ...] = (
+    "生成", "创建", "创作", "制作", "绘制", "画一", "设计", "把", "将", "请", "帮我", "给我", "一张", "一幅",
+    "一个", "一只", "一位", "一组", "以", "参考", "基于", "根据", "使用", "用", "让", "超写实", "写实", "高清",
+    "描いて", "作成", "生成して", "一枚", "この", "만들어", "그려", "생성",
 )
 #: Words with which a reply judges a result (praise or complaint).
 JUDGING_WORDS: tuple[str, ...] = (
@@ -198,10 +233,21 @@ EDIT_CUES: tuple[str, ...] = (
     "keep my face", "keep the face", "don't change the face", "retexture the image", "the photo provided",
     "provided image", "provided photo", "given image", "given photo", "photo provided", "image provided",
     "attachment", "the user as", "left image", "right image", "transform the image", "the image into",
+    "your photo", "your picture", "your image", "your selfie", "your screenshot", "your face", "your pet",
+    "paste your", "paste a photo", "paste an image", "the screenshot", "this screenshot", "uploaded image",
+    "the uploaded", "reference picture", "input photo", "source image", "source photo",
+    # Chinese, Japanese, Korean
+    "参考图", "参考图片", "参考照片", "参考图像", "上传", "输入图像", "输入图片", "原图", "原图片", "原照片",
+    "附图", "附件", "这张照片", "这张图", "这张图片", "照片中", "我的照片", "你的照片",
+    "用户照片", "上传的照片", "参考画像", "元画像", "入力画像", "アップロード", "この写真", "この画像",
+    "添付", "참고 이미지", "업로드", "이 사진", "원본 사진", "입력 이미지",
 )
 #: Captions that say a post shows an original and a result.
 PAIR_CAPTION_CUES: tuple[str, ...] = (
-    "original", "before", "after", "vs edited", "edited", "input", "my photo", "gave 4o my", "left:", "right:",
+    "original:", "original photo", "original image", "original pic", "original vs",
+    "vs original", "before/after", "before and after", "before & after", "before:", "after:", "vs edited",
+    "edited", "input:", "input image", "my photo", "gave 4o my", "left:", "right:",
+    "原图", "原图：", "修改前", "修改后", "前后对比", "输入图", "元画像", "ビフォーアフター", "원본", "전후",
 )
 #: Prompt texts that need several input images.
 MULTI_CUES: tuple[str, ...] = (
@@ -220,8 +266,10 @@ BELOW_CUES: tuple[str, ...] = (
     "prompt in the replies", "prompt in replies", "prompt in comments", "prompt in the comments",
     "prompt in thread", "prompt in the thread", "prompt 👇", "below 👇", "in the reply", "in the comments",
     "see reply", "see replies", "👇", "⬇️", "⬇", "🧵",
+    "提示词在评论", "提示词见评论", "提示词在下方", "提示词在回复", "见评论区", "プロンプトはリプ", "リプ欄", "프롬프트는 댓글",
 )
 ARROWS = ("👇", "⬇️", "⬇", "👉", "➡️", "→")
+RIGHT_ARROWS = ("👉", "➡️", "→")
 
 #: ``prompt:`` style labels (several languages); the prompt follows the separator.
 _LABEL_RE = re.compile(
@@ -234,7 +282,9 @@ _QUOTED_RE = re.compile(r'"([^"\n]{8,})"|“([^”]{8,})”|「([^」]{4,})」|�
 _URL_RE = re.compile(r"https?://\S+")
 _HASHTAG_LINE_RE = re.compile(r"^(?:\s*(?:[#@][\w\-]+|https?://\S+)\s*)+$", re.UNICODE)
 _TRAILING_TAGS_RE = re.compile(r"(?:\s+(?:#[\w\-]+|https?://\S+))+\s*$", re.UNICODE)
-_FIRST_PERSON_RE = re.compile(r"(?<!\w)(?:i|i'm|i've|me|my|we|our|us)(?!\w)", re.IGNORECASE)
+_FIRST_PERSON_RE = re.compile(
+    r"(?<!\w)(?:i|i'm|i've|me|my|we|our|us)(?!\w)|我|私は|私が|僕|나는|내가|저는|제가", re.IGNORECASE
+)
 _EMOJI_RE = re.compile(
     "[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\u2b00-\u2bff\ufe0f]"
 )
@@ -337,8 +387,29 @@ def _first_word(text: str) -> str:
 def starts_like_prompt(text: str) -> bool:
     if _first_word(text) in PROMPT_START_WORDS:
         return True
+    s = re.sub(r"^[\"“'«「『(\[【#*\s]+", "", text.strip())
+    if not _CJK_RE.match(s):
+        return False
+    return s.startswith(CJK_PROMPT_STARTS) or has_term(s, VISUAL_WORDS)
+
+
+#: Words of a long descriptive text, whatever its script (a CJK character counts half) ...
+LONG_TEXT_WORDS = 25
+#: ... or of a shorter one written as a list of descriptive fragments (2+ list separators).
+LIST_TEXT_WORDS = 8
+_LIST_SEP_RE = re.compile(r"[,，、;；|]")
+
+
+def long_plain_text(text: str, aliases: Sequence[str] = ()) -> bool:
+    """A descriptive statement in plain voice, in any script: ``LONG_TEXT_WORDS``+ words, or
+    ``LIST_TEXT_WORDS``+ words in fragments separated by two or more commas (``,``, ``，``, ``、``,
+    ``;``), not a question, neither naming the model nor speaking in the first person at its
+    start.  It needs no word list of the text's language (relevance rule R7 reads it as a bare
+    prompt when an image is attached)."""
     s = text.strip()
-    return bool(_CJK_RE.match(s)) and has_term(s, VISUAL_WORDS)
+    words = n_words(s)
+    shaped = words >= LONG_TEXT_WORDS or (words >= LIST_TEXT_WORDS and len(_LIST_SEP_RE.findall(s)) >= 2)
+    return shaped and not is_question(s) and not has_term(s, aliases) and not first_person(s[:80])
 
 
 def looks_like_prompt(text: str, aliases: Sequence[str] = ()) -> bool:
@@ -369,9 +440,28 @@ def caption_like(text: str, aliases: Sequence[str]) -> bool:
         return True
     if len(s) > 160:
         return False
+    if structured_part(s):
+        return False
     if s.startswith("(") and s.endswith(")") or _HASHTAG_LINE_RE.match(s):
         return True
-    return has_term(s, aliases) or first_person(s) or has_emoji(s) or "#" in s
+    return has_term(s, aliases) or first_person(s) or has_emoji(s) or bool(_HASHTAG_RE.search(s))
+
+
+#: A hashtag: ``#`` then a word, not a markdown header (``## Layout``) nor ``#1``.
+_HASHTAG_RE = re.compile(r"(?<![\w#&])#(?![#\s\d])\w")
+#: The start of a section of a structured prompt: a markdown header, a list item,
+#: a numbered step (``1.``, ``2)``, ``一、``), or a ``key: value`` field with a short key.
+_STRUCTURE_RE = re.compile(
+    r"^\s*(?:#{1,6}\s|[-*•·▪◦]\s|\d{1,2}[.)、．]\s?|[一二三四五六七八九十]{1,3}[、.．]|"
+    r"[^\s:：#]{1,12}[:：]\s*\S|(?:\w+\s){0,2}\w+\s?[:：]\s*\S)"
+)
+
+
+def structured_part(text: str) -> bool:
+    """A paragraph shaped like a section of a structured prompt (markdown header, list, numbered
+    step, ``key: value`` field) -- never commentary around the prompt (rule E5)."""
+    s = text.strip()
+    return bool(s) and bool(_STRUCTURE_RE.match(s)) and not _URL_RE.match(s)
 
 
 # --- prompt finding --------------------------------------------------------------------
@@ -412,6 +502,8 @@ def quoted_span(text: str, aliases: Sequence[str] = (), *, min_words: int = 3) -
     the words to render ('a sign reading "OPEN" in neon'), or JSON, is
     therefore not cut down to a quote.
     """
+    if _JSON_RE.search(text):  # quoted keys and values of a JSON prompt are its content
+        return None
     best = None
     for m in _QUOTED_RE.finditer(text):
         span = next(g for g in m.groups() if g is not None).strip()
@@ -431,6 +523,12 @@ def quoted_span(text: str, aliases: Sequence[str] = (), *, min_words: int = 3) -
     return best
 
 
+#: Words with which a caption points at its image ("look", "wow", "result"; several languages).
+CAPTION_POINTERS: tuple[str, ...] = (
+    "this", "look", "wow", "result", "here", "这", "这个", "效果", "看看", "哇", "结果", "这里", "成品",
+    "これ", "見て", "結果", "이거", "결과", "보세요",
+)
+_JSON_RE = re.compile(r'^\s*[\[{]|"\s*:\s*["{\[\d]')
 _SEPARATOR_RE = re.compile(r"[:：]|[\U0001f300-\U0001faff\u2600-\u27bf]+\ufe0f?")
 
 
@@ -451,17 +549,33 @@ def after_colon_caption(text: str, aliases: Sequence[str], *, min_chars: int = 2
     head = first[: m.start()]
     if not head.strip() or n_words(head) > 15 or starts_like_prompt(head) and not has_term(head, aliases):
         return None
-    if not (caption_like(head, aliases) or has_term(head, ("this", "look", "wow", "result", "here"))):
+    if not (caption_like(head, aliases) or has_term(head, CAPTION_POINTERS)):
         return None
-    rest = strip_quotes(strip_trailing_tags(s[m.end() :].lstrip("\ufe0f ")))
+    rest = s[m.end() :].lstrip("\ufe0f ")
+    while rest.startswith(ARROWS):  # "... 🤯 👇\n<prompt>": the arrow is part of the separator
+        rest = rest[len(next(a for a in ARROWS if rest.startswith(a))) :].lstrip("\ufe0f :：\n")
+    rest = strip_quotes(strip_trailing_tags(rest))
     if len(rest) < min_chars:
         return None
     on_new_line = not first[m.end() :].strip()
     return rest if on_new_line or looks_like_prompt(rest, aliases) else None
 
 
-def after_arrow(text: str, *, min_chars: int = 20) -> str | None:
-    """Rule E4: text after a 👇/⬇️ arrow in the same post, when there is enough of it."""
+#: The words before an arrow of rule E4 at most (a caption is short; prompt content is not).
+ARROW_MAX_HEAD_WORDS = 15
+
+
+def after_arrow(text: str, aliases: Sequence[str] = (), *, min_chars: int = 20) -> str | None:
+    """Rule E4: the text after an arrow that introduces it, when there is enough of it.
+
+    Arrows are common *inside* prompts ("A → B", "step 1 ➡️ step 2", JSON
+    values), so only the first arrow counts and only as an introduction: what
+    precedes it is a short caption (at most ``ARROW_MAX_HEAD_WORDS`` words, no
+    bracket or brace, not itself prompt-shaped), and a right arrow (👉 ➡️ →)
+    either ends its line or follows a caption-like head (names the model, first
+    person, emoji, hashtags).  Down arrows (👇 ⬇️) point at what follows by
+    themselves.
+    """
     pos = -1
     arrow = ""
     for a in ARROWS:
@@ -470,7 +584,16 @@ def after_arrow(text: str, *, min_chars: int = 20) -> str | None:
             pos, arrow = i, a
     if pos < 0:
         return None
-    rest = strip_quotes(strip_trailing_tags(text[pos + len(arrow) :].lstrip("\ufe0f :：\n")))
+    head = text[:pos].strip()
+    if head and (
+        n_words(head) > ARROW_MAX_HEAD_WORDS or any(c in head for c in "{}[]\"") or looks_like_prompt(head, aliases)
+    ):
+        return None
+    after = text[pos + len(arrow) :]
+    line_end = after.split("\n", 1)[0].strip(" \ufe0f:：")
+    if arrow in RIGHT_ARROWS and line_end and head and not caption_like(head, aliases):
+        return None
+    rest = strip_quotes(strip_trailing_tags(after.lstrip("\ufe0f :：\n")))
     return rest if len(rest) >= min_chars else None
 
 
@@ -497,7 +620,7 @@ def find_prompt(text: str, aliases: Sequence[str]) -> Found | None:
         ("label", lambda t: after_label(t)),
         ("quoted", lambda t: quoted_span(t, aliases)),
         ("colon", lambda t: after_colon_caption(t, aliases)),
-        ("arrow", lambda t: after_arrow(t)),
+        ("arrow", lambda t: after_arrow(t, aliases)),
         ("whole", lambda t: trimmed_prompt(t, aliases)),
     ):
         got = fn(text)

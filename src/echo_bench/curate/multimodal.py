@@ -10,9 +10,10 @@ by :func:`apply_reply`:
   ``reference_outputs`` (in attachment order); ``junk`` and duplicates
   (``duplicate_of``) are left out and counted; images the reply did not
   classify are left out, counted and quarantined (``image_not_classified``);
-* a chat screenshot (``screenshots``) or a side-by-side composite
-  (``composites``, an extension of the template's reply that the offline
-  backend fills) is a container: its boxes are cropped into content-addressed
+* a chat screenshot (``screenshots``) or a composite (``composites``, an
+  extension of the template's reply that the offline backend fills: ``kind``
+  ``pair`` for a before/after composite, ``grid`` for a collage of outputs) is
+  a container: its boxes are cropped into content-addressed
   PNGs (``<crops>/<sha256>.png``), input boxes to inputs and output boxes to
   outputs; a box too small or out of range is quarantined (``bad_box``);
 * fill-in-the-blank: the placeholders found by ``find_blanks`` are filled from
@@ -106,6 +107,7 @@ REPLY_SCHEMA: dict[str, Any] = {
                 "required": ["index", "input_boxes", "output_boxes"],
                 "properties": {
                     "index": {"type": "integer", "minimum": 1},
+                    "kind": {"enum": ["pair", "grid"]},  # before/after composite | collage of outputs
                     "input_boxes": _BOXES,
                     "output_boxes": _BOXES,
                     "confidence": {"enum": ["high", "low"]},
@@ -191,17 +193,43 @@ def offline_classify(
                 "prompt not read (no OCR)"
             )
             continue
-        if f.seam is not None:  # M3
+        grid = f.grid
+        if grid is not None and grid.n_cells >= 3:  # M3b: a collage of outputs
+            rows, cols = grid.shape
+            composites.append(
+                {"index": i + 1, "kind": "grid", "input_boxes": [], "output_boxes": [_r(b) for b in grid.boxes()],
+                 "confidence": "high" if grid.clean else "low"}
+            )
+            img["reason"] = f"M3b output collage ({rows}x{cols} grid, cuts: {', '.join(grid.kinds)})"
+            continue
+        if f.seam is not None:  # M3: before/after composite, or a collage of two outputs
             left, right = f.seam.boxes(f.width, f.height)
-            if needs_edit or needs_multi:
+            pair = (needs_edit or needs_multi) and f.seam.similarity >= settings.composite_min_similarity
+            if pair:
                 ins, outs = ([right], [left]) if reverse else ([left], [right])
+                confident = f.seam.confident
             else:
                 ins, outs = [], [left, right]
+                confident = f.seam.kind == "gutter" or (grid is not None and grid.clean)
             composites.append(
-                {"index": i + 1, "input_boxes": [_r(b) for b in ins], "output_boxes": [_r(b) for b in outs],
-                 "confidence": "high" if f.seam.confident else "low"}
+                {"index": i + 1, "kind": "pair" if pair else "grid", "input_boxes": [_r(b) for b in ins],
+                 "output_boxes": [_r(b) for b in outs], "confidence": "high" if confident else "low"}
             )
-            img["reason"] = f"M3 side-by-side ({f.seam.kind} at x={f.seam.x0}, panel similarity {f.seam.similarity:.2f})"
+            what = "M3 before/after composite" if pair else "M3b collage of two outputs"
+            img["reason"] = f"{what} ({f.seam.kind} at x={f.seam.x0}, panel similarity {f.seam.similarity:.2f})"
+            continue
+        if grid is not None:  # two stacked cells: M3's test, top = input
+            first, second = grid.boxes()
+            pair = (needs_edit or needs_multi) and grid.similarity >= settings.composite_min_similarity
+            ins, outs = (([second], [first]) if reverse else ([first], [second])) if pair else ([], [first, second])
+            composites.append(
+                {"index": i + 1, "kind": "pair" if pair else "grid", "input_boxes": [_r(b) for b in ins],
+                 "output_boxes": [_r(b) for b in outs],
+                 "confidence": "high" if grid.kinds[0] == "gutter" and (grid.clean or pair) else "low"}
+            )
+            what = "M3 before/after composite (stacked)" if pair else "M3b collage of two outputs"
+            img["reason"] = f"{what} ({grid.shape[0]}x{grid.shape[1]} grid, cut: {grid.kinds[0]}, " \
+                            f"panel similarity {grid.similarity:.2f})"
             continue
         plain.append(i)
     # M5: roles of the plain images from the text cues

@@ -15,6 +15,11 @@ What pixels alone can tell, and what they cannot (see docs/curation.md, rules M1
   of a wide image, with textured panels on both sides.  Confidence is ``high``
   only for a gutter whose two panels look alike (correlated structure, as in a
   before/after pair).
+* **Grids** (M3b): cuts that cross the whole image, vertical and horizontal
+  (gutters or straight edges between 15% and 85% of the side).  A grid of three
+  or more cells (2x2, 1x3, ...) is a collage of several outputs; two cells are
+  a before/after composite only when the text has an edit cue and the panels'
+  structure correlates (M3), otherwise a collage of two outputs.
 * **Chat screenshots** (M4): a large uniform background with stacked blocks
   (recursive XY-cut): text lines plus at least one solid, textured picture
   block.  This is a layout cue, not a reading of the screen: the rules cannot
@@ -84,6 +89,7 @@ class Features:
     mean_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)
     junk: str | None = None
     seam: Seam | None = None
+    grid: Grid | None = None
     layout: Layout | None = None
 
 
@@ -215,6 +221,119 @@ def find_seam(gray: np.ndarray, scale: float, settings: PixelSettings) -> Seam |
     return Seam("edge", round(x * scale), round(x * scale), sim, False)
 
 
+# --- grids of several pictures (output collages) ------------------------------------------------
+
+
+@dataclass
+class Grid:
+    """Cuts of an image into a grid of cells (rule M3b), in original pixels.
+
+    ``x_cuts``/``y_cuts`` are (end of the cell before, start of the cell after)
+    per cut; ``kinds`` says gutter or edge per cut; ``regular`` is true when the
+    cells of each axis have the same size within 6%.
+    """
+
+    x_cuts: list[tuple[int, int]]
+    y_cuts: list[tuple[int, int]]
+    kinds: list[str]
+    regular: bool
+    width: int
+    height: int
+    similarity: float = 0.0  # structure correlation of the two cells of a two-cell grid (as for M3)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns)."""
+        return len(self.y_cuts) + 1, len(self.x_cuts) + 1
+
+    @property
+    def n_cells(self) -> int:
+        r, c = self.shape
+        return r * c
+
+    @property
+    def clean(self) -> bool:
+        """Every cut is a gutter, or the cells are regular: the split is reliable."""
+        return self.regular or all(k == "gutter" for k in self.kinds)
+
+    def boxes(self) -> list[Box]:
+        """The cells as fraction boxes, row by row, left to right."""
+        xs = [0] + [v for cut in self.x_cuts for v in cut] + [self.width]
+        ys = [0] + [v for cut in self.y_cuts for v in cut] + [self.height]
+        cols = [(xs[2 * i], xs[2 * i + 1]) for i in range(len(xs) // 2)]
+        rows = [(ys[2 * i], ys[2 * i + 1]) for i in range(len(ys) // 2)]
+        return [(x0 / self.width, y0 / self.height, x1 / self.width, y1 / self.height)
+                for y0, y1 in rows for x0, x1 in cols]
+
+
+def _axis_cuts(g: np.ndarray) -> list[tuple[int, int, str]]:
+    """Cuts between columns of ``g``: full-height gutters (uniform column runs, at most 10% of the
+    width, textured on both sides) and straight edges (a boundary strong on 80% of the rows and
+    5x the median), between 15% and 85% of the width; (start, end, kind) in ``g``'s pixels."""
+    h, w = g.shape
+    if w < 32 or h < 16:
+        return []
+    col_std = g.std(axis=0)
+    lo, hi = 0.15 * w, 0.85 * w
+    k = max(3, w // 20)
+    cuts: list[tuple[int, int, str]] = []
+    for s, e in _runs(col_std < 4.0):
+        if s < lo or e > hi or e - s > 0.1 * w:
+            continue
+        if float(np.median(col_std[max(0, s - k) : s])) >= 8.0 and float(np.median(col_std[e : e + k])) >= 8.0:
+            cuts.append((s, e, "gutter"))
+    diff = np.abs(np.diff(g, axis=1))
+    d = diff.mean(axis=0)
+    c = (diff > 10.0).mean(axis=0)
+    med = float(np.median(d)) + 1e-6
+    strong = (c >= 0.8) & (d >= max(12.0, 5.0 * med))
+    strong[: int(lo)] = False
+    strong[int(hi) :] = False
+    for s, e in _runs(strong):
+        x = s + int(np.argmax(d[s:e])) + 1
+        if not any(a - 2 <= x <= b + 2 for a, b, _ in cuts):
+            cuts.append((x, x, "edge"))
+    return sorted(cuts)
+
+
+def _regular(cuts: list[tuple[int, int, str]], size: int) -> bool:
+    bounds = [0] + [v for a, b, _ in cuts for v in (a, b)] + [size]
+    lengths = [bounds[2 * i + 1] - bounds[2 * i] for i in range(len(bounds) // 2)]
+    return max(lengths) - min(lengths) <= 0.06 * size
+
+
+def find_grid(gray: np.ndarray, scale: float) -> Grid | None:
+    """The grid of an image made of several pictures (rule M3b), or None for a single picture.
+
+    ``gray`` is the analysis copy, ``scale`` = original width / analysis width.
+    A cut must cross the whole image (a gutter is uniform over the full height
+    or width); cells narrower than 15% of the side are not split off.
+    """
+    g = gray.astype(np.float32)
+    if float(np.median(g.std(axis=0))) <= 8.0:
+        return None
+    xc = _axis_cuts(g)
+    yc = _axis_cuts(g.T)
+    if not xc and not yc:
+        return None
+    h, w = g.shape
+    full_w, full_h = round(w * scale), round(h * scale)
+    sim = 0.0
+    if len(xc) + len(yc) == 1:
+        a, b, _ = (xc or yc)[0]
+        t = g if xc else g.T
+        sim = _similarity(t[:, :a], t[:, b:])
+    return Grid(
+        x_cuts=[(round(a * scale), round(b * scale)) for a, b, _ in xc],
+        y_cuts=[(round(a * scale), round(b * scale)) for a, b, _ in yc],
+        kinds=[k for *_, k in xc + yc],
+        regular=(_regular(xc, w) if xc else True) and (_regular(yc, h) if yc else True),
+        width=full_w,
+        height=full_h,
+        similarity=sim,
+    )
+
+
 # --- chat screenshot layout -------------------------------------------------------------------
 
 
@@ -315,6 +434,7 @@ def features(path: str | Path, settings: PixelSettings) -> Features:
         f.layout = find_layout(rgb)
         if not f.layout.is_screenshot:
             f.seam = find_seam(gray, scale, settings)
+            f.grid = find_grid(gray, scale)
     return f
 
 

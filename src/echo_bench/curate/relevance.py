@@ -31,6 +31,7 @@ from echo_bench.curate.heuristics import (
     IMAGE_WORDS,
     ModelNames,
     find_terms,
+    long_plain_text,
     looks_like_prompt,
 )
 from echo_bench.curate.tables import RELEVANCE_SCORES
@@ -89,7 +90,10 @@ def offline_score(text: str, n_images: int, names: ModelNames = DEFAULT_NAMES) -
     image_words = sorted(set(find_terms(text, IMAGE_WORDS)))
     gen_words = sorted(set(find_terms(text, GENERATION_WORDS)))
     coincidence = sorted(set(find_terms(text, COINCIDENCE_WORDS)))
-    promptish = looks_like_prompt(text, names.all)
+    # a bare prompt with an image: prompt-shaped by the word lists, or (any script) a long plain statement
+    worded = looks_like_prompt(text, names.all)
+    descriptive = not worded and n_images > 0 and long_plain_text(text, names.all)
+    promptish = worded or descriptive
     imagery = bool(image_words) or n_images > 0
     generation = bool(gen_words) or promptish
 
@@ -104,8 +108,10 @@ def offline_score(text: str, n_images: int, names: ModelNames = DEFAULT_NAMES) -
         cues.append(f"{n_images} attached image(s)")
     if gen_words:
         cues.append("generation words (" + ", ".join(gen_words[:4]) + ")")
-    if promptish:
+    if worded:
         cues.append("reads like a prompt")
+    if descriptive:
+        cues.append("descriptive text with an image (script-neutral)")
     if coincidence:
         cues.append("coincidence context (" + ", ".join(coincidence[:3]) + ")")
     if others:

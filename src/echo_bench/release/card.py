@@ -128,6 +128,23 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
+#: The embedded synthetic sample dump (params ingest.dumps by default).
+SAMPLE_DUMP = "data/raw/sample"
+
+
+def _sources(doc: Mapping[str, Any]) -> str:
+    """The "Built from" section: the raw dumps (params ingest.dumps) the release was made from."""
+    sources = list(doc.get("sources") or [])
+    if not sources:
+        return "## Built from\n\nThe raw dumps of this release were not recorded.\n\n"
+    lines = ["## Built from\n\n", "The raw post dumps (params `ingest.dumps`):\n\n"]
+    for d in sources:
+        path = str(d.get("path"))
+        note = " (the embedded synthetic sample of the ECHO-bench repository)" if path.rstrip("/") == SAMPLE_DUMP else ""
+        lines.append(f"- `{path}`, format {d.get('format', 'auto')}{note}\n")
+    return "".join(lines) + "\n"
+
+
 def render(doc: Mapping[str, Any], tables: Mapping[str, Mapping[str, pl.DataFrame]]) -> str:
     """The card's text for the release described by ``doc`` (see :func:`echo_bench.release.export.describe`)."""
     for config, splits in tables.items():
@@ -143,6 +160,7 @@ def render(doc: Mapping[str, Any], tables: Mapping[str, Mapping[str, pl.DataFram
         f"**{doc.get('model_of_interest')}**: the prompts they shared, the images they attached and what others "
         "replied about the results, following ECHO (Ge, Luo et al., arXiv 2510.15021). Built by the ECHO-bench "
         "pipeline (`dvc repro`); every number below is read from the released files.\n\n")
+    parts.append(_sources(doc))
 
     parts.append("## Backends that produced this release\n\n")
     if doc.get("offline"):

@@ -353,6 +353,7 @@ def describe(tables: Mapping[str, Mapping[str, pl.DataFrame]], results: Mapping[
         "settings": dict(info.get("settings", {})),
         "settings_sha256": settings_hash(info.get("settings", {})),
         "licenses": dict(info.get("licenses", {})),
+        "sources": [dict(d) for d in info.get("sources", [])],
         "headline": _headline(results.get("winrates")),
     }
 

@@ -2,8 +2,8 @@
 
 inputs:  posts (POSTS Parquet)
 outputs: queried (QUERIED Parquet), quarantine (QUARANTINE Parquet), summary
-params:  collect.keywords, collect.since, collect.until, collect.include_replies,
-         collect.drop_retweets
+params:  collect.keywords, collect.match_all, collect.since, collect.until,
+         collect.include_replies, collect.drop_retweets
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
         until=params["collect.until"],
         include_replies=bool(params["collect.include_replies"]),
         drop_retweets=bool(params["collect.drop_retweets"]),
+        match_all=bool(params["collect.match_all"]),
     )
     s = result.summary
     log.info(
@@ -38,9 +39,12 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
         s["window"]["since"],
         s["window"]["until"],
     )
-    log.info(
-        "collect: %d posts match (%d roots), per keyword %s", s["matched"], s["matched_roots"], s["matched_per_keyword"]
-    )
+    if s["match_all"]:
+        log.info("collect: match_all: every post of the window is a hit (%d, %d roots)", s["matched"], s["matched_roots"])
+    else:
+        log.info(
+            "collect: %d posts match (%d roots), per keyword %s", s["matched"], s["matched_roots"], s["matched_per_keyword"]
+        )
     log.info(
         "collect: kept %d posts = %d matches + %d conversation context, in %d conversations",
         s["kept"],

@@ -46,6 +46,7 @@ def card_info(params: StageParams) -> dict[str, Any]:
         "version": str(rel["version"]),
         "model_of_interest": params["model_of_interest"],
         "licenses": dict(rel.get("licenses") or {}),
+        "sources": [{"path": str(d["path"]), "format": str(d.get("format") or "auto")} for d in params["ingest.dumps"]],
         "curation_backends": {s: _backend(params[f"{s}.llm"]) for s in CURATION_STAGES},
         "metric_backends": {
             "face_identity": str(metrics["face"]["backend"]),
