@@ -20,15 +20,23 @@ Computed cheaply from the pixels when the table has no value for them:
   grayscale input and output resized to ``image_size`` squared (best input);
 * ``pixel_difference`` (edits): mean absolute RGB difference (0-255) between the
   resized input and output (best input);
-* ``text_accuracy`` (any task, when ``ocr`` is on and the prompt has quoted text):
-  share of the requested words (the double-quoted spans of the prompt, lower
-  case, letters and digits) found by OCR (rapidocr) in the output.
+* ``text_accuracy`` (any task, when ``ocr`` is on and the prompt requests text):
+  share of the requested words (:func:`echo_bench.text_requests.requested_text`,
+  lower case, letters and digits) found by OCR (rapidocr) in the output.
 
 The formula
 -----------
 Each available signal ``s`` with value ``v`` becomes a quality ``q`` in [0, 1]:
 ``better: higher`` -> ``q = clip(v / ref, 0, 1)``; ``better: lower`` ->
-``q = exp(-max(v, 0) / scale)``.  The quality of the output is the weighted mean
+``q = exp(-max(v, 0) / scale)``; ``better: calibrated`` (``face_identity``) ->
+``q = clip((v - different) / (same - different), 0, 1)`` with the calibration
+of the face backend the table row came from (``face_calibration``: dlib reads
+its Euclidean distance, carried as ``face_distance``; insightface its cosine).
+
+What it reads: with the metrics table given, four of its signals are the
+table's numbers, so offline win rates of the controls restate the metrics
+(docs/judging.md); the pixel signals alone are the check of the judging path
+that does not go through the table.  The quality of the output is the weighted mean
 ``Q = sum(w_s q_s) / sum(w_s)`` and the rating is ``1 + floor(9 Q + 0.5)``.  An
 output that cannot be read, or that is blank (grayscale std < 2), gets 1.  With
 no signal at all (a text-to-image prompt without quoted text and no metrics) the
