@@ -16,12 +16,13 @@ include: "workflow/rules/curate.smk"  # 1c, 3-5. relevance, samples, images, spl
 include: "workflow/rules/generate.smk"  # 6. outputs of every model under evaluation
 include: "workflow/rules/metrics.smk"  # 8. community-driven metrics
 include: "workflow/rules/judge.smk"  # 7. VLM judges, battles, win rates
+include: "workflow/rules/controls.smk"  # the controls report: known answers of the control models
 include: "workflow/rules/release.smk"  # the release: Parquet + dataset card, data/release
 include: "workflow/rules/analyses.smk"  # 9. post volume, feedback keywords, taxonomy, dataset comparison
 include: "workflow/rules/paper.smk"  # paper tables and figures, the interactive HTML report
 
 # Every phase's summary feeds the provenance record.
-PROVENANCE_OF = ["ingest", "collect", "threads", "relevance", "extract", "multimodal", "finalize", "generate", "metrics", "judge", "volume", "feedback", "taxonomy", "compare", "paper", "report", "release"]
+PROVENANCE_OF = ["ingest", "collect", "threads", "relevance", "extract", "multimodal", "finalize", "generate", "metrics", "judge", "controls", "volume", "feedback", "taxonomy", "compare", "paper", "report", "release"]
 
 
 include: "workflow/rules/provenance.smk"  # what produced the results
@@ -33,4 +34,5 @@ rule all:
         rules.paper.output,
         rules.report.output.html,
         rules.release.output.metrics,
+        rules.controls.output.metrics,
     default_target: True

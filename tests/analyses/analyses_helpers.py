@@ -251,5 +251,7 @@ def run_report(every: dict[str, Any], paths: dict[str, Any], html: str = "result
               "embedding": a["compare"]["embedding"], "compare_json": a["compare"]["compare_json"],
               "taxonomy": a["taxonomy"]["taxonomy"], "text_to_image": paths["text_to_image"],
               "image_to_image": paths["image_to_image"], "generations": paths["generations"]}
+    if paths.get("controls"):
+        inputs["controls"] = paths["controls"]
     return run_stage("report", inputs, {"html": html, "summary": "results/stages/report.json"},
                      params_mod.select(every, ["report"]))

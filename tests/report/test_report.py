@@ -8,9 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import polars as pl
 import pytest
 from analyses_helpers import build_workspace, inside, project_params, run_analyses, run_report
 
+from echo_bench.controls import controls_report
+from echo_bench.io import write_json
 from echo_bench.report.build import render_html
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -30,6 +33,11 @@ def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report")
     paths = build_workspace(root)
     every = project_params()
+    # a controls report of the synthetic table (its models are no controls: every check is skipped, with reasons)
+    table = pl.read_csv(root / paths["metrics_table"], infer_schema_length=None)
+    rep = controls_report(table, {}, every["controls"], ["identity", "scramble", "color_cast", "typo", "face_swap"])
+    write_json(root / "results/controls/report.json", rep.to_dicts())
+    paths["controls"] = "results/controls/report.json"
     with inside(root):
         run_analyses(every, paths)
         summary = run_report(every, paths)
@@ -65,9 +73,9 @@ def test_every_chart_and_gallery_image_renders_in_headless_chromium(report, tmp_
     attrs = dict(re.findall(r'(data-[a-z-]+)="([^"]*)"', body.group(1)))
     assert attrs.get("data-render-done") == "1", attrs
     expected = int(attrs["data-charts-expected"])
-    assert expected == 2 + 4 + 5  # win rates per split, the four metrics, volume, word cloud, map, comparison, taxonomy
+    assert expected == 2 + 4 + 6  # win rates per split, the four metrics, controls, volume, word cloud, map, comparison, taxonomy
     assert attrs["data-charts-failed"] == "0" and int(attrs["data-charts-drawn"]) == expected, attrs
-    for chart in ("winrate-text_to_image", "metric-color_shift", "volume", "wordcloud", "embedding", "compare", "taxonomy"):
+    for chart in ("winrate-text_to_image", "metric-color_shift", "controls", "volume", "wordcloud", "embedding", "compare", "taxonomy"):
         assert re.search(rf'data-chart="{chart}"[^>]*data-status="ok"', dom.stdout), chart
     assert int(attrs["data-gallery-items"]) > 0
     assert int(attrs["data-gallery-images"]) == int(attrs["data-gallery-images-expected"]) > 0

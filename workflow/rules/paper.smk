@@ -40,6 +40,7 @@ rule report:
     input:
         winrates=expand("results/judge/winrates_{split}.json", split=REPORTED_SPLITS),
         metrics_table=rules.metric_tables.output.table,
+        controls=rules.controls.output.report_json,
         volume=rules.volume.output.volume,
         spikes=rules.volume.output.spikes,
         wordcloud=rules.feedback.output.wordcloud,

@@ -17,6 +17,8 @@ from typing import Any
 
 import polars as pl
 
+from echo_bench.text_requests import requested_text
+
 RULES_VERSION = "v1"
 PRODUCER = f"offline-rules/taxonomy-{RULES_VERSION}"
 
@@ -37,9 +39,6 @@ CATEGORIES = (
 #: Task types that come with input images (the SAMPLES.task_type values besides text_to_image).
 EDIT_TASKS = ("edit", "multi_image")
 
-_QUOTED = r"(?:\"[^\"]{1,120}\"|(?<![a-z])'[^']{2,120}'(?![a-z]))"
-
-
 @dataclass(frozen=True)
 class Rule:
     category: str
@@ -53,9 +52,6 @@ RULES: tuple[Rule, ...] = (
                             r"(?:text|caption|headline|title|slogan|words?|label|sign|banner) (?:that )?(?:says|reads|reading|saying)",
                             r"(?:with|and) the (?:text|words?|title|caption|slogan|headline)",
                             r"\b(?:says|reads|written|spelled|spelling)\b")),
-    Rule("text_rendering", (_QUOTED,),
-         also=(r"\b(?:text|title|caption|headline|slogan|words?|sign|poster|banner|logo|label|cover|menu|letters?|"
-               r"book|magazine|t-?shirt|card|meme|tagline|quote|name)\b",)),
     Rule("character_figure", (r"action figure", r"figurine", r"\bchibi\b", r"funko", r"\btoy\b", r"\bdoll\b", r"collectible",
                               r"blister pack", r"3d (?:figure|character|model|cartoon)", r"\bplush", r"\bmascot",
                               r"character sheet", r"\bavatar\b")),
@@ -105,6 +101,8 @@ def classify(prompt: str | None, task_type: str | None = None) -> tuple[list[str
             continue
         if any(p.search(s) for p in pats) and (not also or any(a.search(s) for a in also)):
             fired.add(rule.category)
+    if requested_text(prompt or ""):  # the one definition of requested text (echo_bench.text_requests)
+        fired.add("text_rendering")
     if task_type == "multi_image":
         fired.add("composition")
     labels = [c for c in CATEGORIES if c in fired]

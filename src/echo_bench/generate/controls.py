@@ -9,10 +9,10 @@ metric must see that ``face_swap`` lost the identity.
 =============  ======================================  ========================================
 control        image-to-image (input image given)      text-to-image (no input image)
 =============  ======================================  ========================================
-identity       the first input, pixel for pixel         the requested text (quoted spans of the
-                                                        prompt) rendered faithfully with DejaVu
-                                                        Sans on a plain canvas; without quotes,
-                                                        the prompt's words
+identity       the first input, pixel for pixel         the requested text (``requested_text``,
+                                                        the text metric's target) rendered
+                                                        faithfully with DejaVu Sans on a plain
+                                                        canvas; without any, the prompt's words
 color_cast     the input with a global cast: every      the identity canvas, cast the same way
                pixel moved in CIELAB so that the mean
                moves by ``delta_lab`` (default +20 b*:
@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import string
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -54,6 +53,8 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
+
+from echo_bench.text_requests import requested_text
 
 CONTROLS = ("identity", "color_cast", "scramble", "typo", "face_swap")
 
@@ -90,24 +91,9 @@ def derive_seed(sample_id: str, seed: int, salt: str = "") -> int:
 
 # --- requested text --------------------------------------------------------------------------
 
-_QUOTES = [('"', '"'), ("\u201c", "\u201d"), ("\u201e", "\u201c"), ("\u2018", "\u2019"), ("\u00ab", "\u00bb"),
-           ("\u300c", "\u300d")]
-_QUOTE_RX = re.compile("|".join(f"{re.escape(a)}([^{re.escape(a + b)}\\n]{{1,200}}){re.escape(b)}" for a, b in _QUOTES))
-
-
-def requested_text(prompt: str) -> list[str]:
-    """The quoted spans of ``prompt`` (straight and typographic double quotes, curly single
-    quotes, guillemets, corner brackets), stripped, in order; empty spans dropped."""
-    spans = []
-    for m in _QUOTE_RX.finditer(prompt or ""):
-        span = next(g for g in m.groups() if g is not None).strip()
-        if span:
-            spans.append(span)
-    return spans
-
-
 def text_to_render(prompt: str, max_words: int = 40) -> tuple[list[str], str]:
-    """What a text-to-image control writes: the quoted spans, else the prompt's words.
+    """What a text-to-image control writes: the requested text (:func:`echo_bench.text_requests.requested_text`,
+    the text the metric checks), else the prompt's words.
 
     Returns ``(lines, source)`` with source ``quoted`` or ``prompt_words``.
     """

@@ -20,15 +20,23 @@ Computed cheaply from the pixels when the table has no value for them:
   grayscale input and output resized to ``image_size`` squared (best input);
 * ``pixel_difference`` (edits): mean absolute RGB difference (0-255) between the
   resized input and output (best input);
-* ``text_accuracy`` (any task, when ``ocr`` is on and the prompt has quoted text):
-  share of the requested words (the double-quoted spans of the prompt, lower
-  case, letters and digits) found by OCR (rapidocr) in the output.
+* ``text_accuracy`` (any task, when ``ocr`` is on and the prompt requests text):
+  share of the requested words (:func:`echo_bench.text_requests.requested_text`,
+  lower case, letters and digits) found by OCR (rapidocr) in the output.
 
 The formula
 -----------
 Each available signal ``s`` with value ``v`` becomes a quality ``q`` in [0, 1]:
 ``better: higher`` -> ``q = clip(v / ref, 0, 1)``; ``better: lower`` ->
-``q = exp(-max(v, 0) / scale)``.  The quality of the output is the weighted mean
+``q = exp(-max(v, 0) / scale)``; ``better: calibrated`` (``face_identity``) ->
+``q = clip((v - different) / (same - different), 0, 1)`` with the calibration
+of the face backend the table row came from (``face_calibration``: dlib reads
+its Euclidean distance, carried as ``face_distance``; insightface its cosine).
+
+What it reads: with the metrics table given, four of its signals are the
+table's numbers, so offline win rates of the controls restate the metrics
+(docs/judging.md); the pixel signals alone are the check of the judging path
+that does not go through the table.  The quality of the output is the weighted mean
 ``Q = sum(w_s q_s) / sum(w_s)`` and the rating is ``1 + floor(9 Q + 0.5)``.  An
 output that cannot be read, or that is blank (grayscale std < 2), gets 1.  With
 no signal at all (a text-to-image prompt without quoted text and no metrics) the
@@ -37,6 +45,7 @@ rating is a neutral 5, and the reply says so.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import Counter
@@ -46,15 +55,21 @@ from typing import Any
 
 import numpy as np
 
+from echo_bench.text_requests import requested_text
+
 PRODUCER = "offline-heuristic-judge"
 
 #: Used by tests and the benchmark; the pipeline passes ``judge.offline`` from params.yaml.
 EXAMPLE_CONFIG: dict[str, Any] = {
     "image_size": 64,
     "ocr": False,
+    "face_calibration": {
+        "dlib": {"measure": "distance", "same": 0.0, "different": 0.6},
+        "insightface": {"measure": "cosine", "same": 1.0, "different": 0.3},
+    },
     "signals": {
         "text_accuracy": {"weight": 2.0, "better": "higher", "ref": 1.0},
-        "face_identity": {"weight": 1.0, "better": "higher", "ref": 0.6},
+        "face_identity": {"weight": 1.0, "better": "calibrated"},
         "structure_distance": {"weight": 1.0, "better": "lower", "scale": 0.1},
         "color_shift": {"weight": 1.0, "better": "lower", "scale": 25.0},
         "edge_similarity": {"weight": 1.0, "better": "higher", "ref": 1.0},
@@ -63,7 +78,10 @@ EXAMPLE_CONFIG: dict[str, Any] = {
 }
 
 TABLE_SIGNALS = ("text_accuracy", "face_identity", "structure_distance", "color_shift")
-_QUOTED = re.compile(r"\"([^\"]+)\"|\u201c([^\u201d]+)\u201d")
+#: Carried beside ``face_identity`` for a dlib row: dlib's Euclidean descriptor distance.
+FACE_DISTANCE = "face_distance"
+#: The distance given to an output that lost the input's face (dlib): far beyond the same-person 0.6.
+LOST_FACE_DISTANCE = 2.0
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -72,6 +90,30 @@ class Signal:
     name: str
     value: float
     source: str  # "metrics table" | "pixels" | "ocr"
+    calibration: str | None = None  # face_identity: the face backend whose calibration applies
+
+
+def face_calibration(table: Mapping[str, float], config: Mapping[str, Any]) -> tuple[str, float] | None:
+    """The face backend whose calibration applies, and the value it reads, from the table's signals.
+
+    A dlib row carries its Euclidean distance (``face_distance``): the ``dlib``
+    calibration reads that; a row with a cosine only (insightface / AuraFace,
+    an ArcFace-style model) takes the ``insightface`` calibration.
+    """
+    cals = config.get("face_calibration") or {}
+    if table.get(FACE_DISTANCE) is not None and "dlib" in cals:
+        return "dlib", float(table[FACE_DISTANCE])
+    if table.get("face_identity") is not None and "insightface" in cals:
+        return "insightface", float(table["face_identity"])
+    return None
+
+
+def calibrated_quality(value: float, cal: Mapping[str, Any]) -> float:
+    """Linear from the backend's typical different-person value (q = 0) to its same-image value (q = 1)."""
+    same, diff = float(cal["same"]), float(cal["different"])
+    if same == diff:
+        raise ValueError(f"face calibration needs same != different, got {same} and {diff}")
+    return min(max((value - diff) / (same - diff), 0.0), 1.0)
 
 
 def load_rgb(path: str, size: int) -> np.ndarray:
@@ -119,9 +161,8 @@ def edge_similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def requested_words(prompt: str) -> list[str]:
-    """Lower-cased words of the double-quoted spans of a prompt (straight or curly quotes)."""
-    spans = [a or b for a, b in _QUOTED.findall(prompt or "")]
-    return [w.lower() for s in spans for w in _WORD.findall(s)]
+    """Lower-cased words of the prompt's requested text (:func:`echo_bench.text_requests.requested_text`)."""
+    return [w.lower() for s in requested_text(prompt or "") for w in _WORD.findall(s)]
 
 
 def word_recall(requested: Sequence[str], found_text: str) -> float:
@@ -149,13 +190,17 @@ def ocr_text(path: str) -> str:
     return " ".join(str(t) for t in txts)
 
 
-def quality(name: str, value: float, spec: Mapping[str, Any]) -> float:
+def quality(name: str, value: float, spec: Mapping[str, Any], calibration: Mapping[str, Any] | None = None) -> float:
     """The [0, 1] quality of a signal value (formula in the module doc)."""
+    if spec["better"] == "calibrated":
+        if calibration is None:
+            raise ValueError(f"signal {name}: 'better: calibrated' needs a calibration (judge.offline.face_calibration)")
+        return calibrated_quality(value, calibration)
     if spec["better"] == "higher":
         return min(max(value / float(spec["ref"]), 0.0), 1.0)
     if spec["better"] == "lower":
         return math.exp(-max(value, 0.0) / float(spec["scale"]))
-    raise ValueError(f"signal {name}: 'better' must be higher or lower, not {spec['better']!r}")
+    raise ValueError(f"signal {name}: 'better' must be higher, lower or calibrated, not {spec['better']!r}")
 
 
 def measure(
@@ -182,9 +227,17 @@ def measure(
     for name in TABLE_SIGNALS:
         v = table.get(name)
         if name in wanted and v is not None and not (isinstance(v, float) and math.isnan(v)):
+            if name == "face_identity" and wanted[name]["better"] == "calibrated":
+                cal = face_calibration(table, config)
+                if cal is None:
+                    notes.append("face_identity has no calibration for its backend (judge.offline.face_calibration): "
+                                 "not used")
+                    continue
+                signals.append(Signal(name, cal[1], "metrics table", calibration=cal[0]))
+                continue
             signals.append(Signal(name, float(v), "metrics table"))
     have = {s.name for s in signals}
-    for name in sorted(set(table) - set(TABLE_SIGNALS) - set(wanted)):
+    for name in sorted(set(table) - set(TABLE_SIGNALS) - set(wanted) - {FACE_DISTANCE}):
         notes.append(f"metrics-table value {name} has no entry in judge.offline.signals: not used")
     inputs = []
     for p in input_images:
@@ -222,8 +275,15 @@ def rate(signals: Sequence[Signal], config: Mapping[str, Any]) -> tuple[int, flo
     for s in signals:
         spec = specs[s.name]
         w = float(spec["weight"])
-        q = quality(s.name, s.value, spec)
-        how = f"q = clip(v / {spec['ref']}, 0, 1)" if spec["better"] == "higher" else f"q = exp(-v / {spec['scale']})"
+        cal = (config.get("face_calibration") or {}).get(s.calibration) if s.calibration else None
+        q = quality(s.name, s.value, spec, cal)
+        if cal is not None:
+            how = (f"{s.calibration} {cal['measure']}: q = clip((v - {cal['different']}) / "
+                   f"({cal['same']} - {cal['different']}), 0, 1)")
+        elif spec["better"] == "higher":
+            how = f"q = clip(v / {spec['ref']}, 0, 1)"
+        else:
+            how = f"q = exp(-v / {spec['scale']})"
         lines.append(f"- {s.name} = {s.value:.4f} [{s.source}]; {how} = {q:.3f}; weight {w:g}")
         num += w * q
         den += w
@@ -264,8 +324,16 @@ class OfflineJudge:
 
     def __init__(self, config: Mapping[str, Any]):
         self.config = config
+        cals = config.get("face_calibration") or {}
+        for backend, cal in cals.items():
+            if cal.get("measure") not in ("distance", "cosine"):
+                raise ValueError(f"judge.offline.face_calibration.{backend}.measure must be distance or cosine")
+            calibrated_quality(0.5, cal)  # validates same/different early
         for name, spec in config["signals"].items():
-            quality(name, 0.5, spec)  # validates the spec early
+            if spec.get("better") == "calibrated" and not cals:
+                raise ValueError(f"judge.offline.signals.{name} is calibrated but judge.offline.face_calibration "
+                                 "is empty")
+            quality(name, 0.5, spec, next(iter(cals.values()), None))  # validates the spec early
 
     def __call__(self, request: Any) -> str:
         images = tuple(request.images)
@@ -285,8 +353,16 @@ def table_signals(metric_values: Any, split: str | None = None) -> dict[tuple[st
     if split is not None:
         df = df.filter(pl.col("split") == split)
     out: dict[tuple[str, str], dict[str, float]] = {}
-    for sid, model, metric, value in df.select("sample_id", "model", "metric", "value").sort(
+    for sid, model, metric, value, detail in df.select("sample_id", "model", "metric", "value", "detail").sort(
         "sample_id", "model", "metric"
     ).iter_rows():
-        out.setdefault((sid, model), {})[metric] = float(value)
+        sig = out.setdefault((sid, model), {})
+        sig[metric] = float(value)
+        if metric == "face_identity":
+            d = json.loads(detail or "{}")
+            if str(d.get("backend", "")).startswith("dlib"):
+                if d.get("face_lost"):
+                    sig[FACE_DISTANCE] = LOST_FACE_DISTANCE
+                elif d.get("distance") is not None:
+                    sig[FACE_DISTANCE] = float(d["distance"])
     return out

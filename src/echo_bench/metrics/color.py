@@ -240,13 +240,15 @@ def rgb_batch_to_lab(batch: torch.Tensor) -> torch.Tensor:
 class ColorPair:
     """What the color metrics keep per sample (all plain numbers, JSON-able)."""
 
-    in_counts: list[int]  # kept pixels per channel, all input images of the sample
+    in_counts: list[int]  # kept pixels per channel of the edited input (the sample's first input image)
     in_sums: list[int]  # sum of kept values per channel
+    all_in_counts: list[int]  # the same over all input images of the sample (the ``all_inputs`` variant)
+    all_in_sums: list[int]
     out_counts: list[int]
     out_sums: list[int]
     mean_in: list[float]
     mean_out: list[float]
-    magnitude: float  # per-sample color shift magnitude (same formula on this pair)
+    magnitude: float  # per-sample color shift magnitude (same formula on edited input and output)
     lab_in: list[float]  # mean CIELAB of the first input image, working grid
     lab_out: list[float]
     delta_e_mean_color: float  # CIEDE2000 between the mean Lab colours
@@ -265,8 +267,11 @@ def measure_pairs(
 ) -> list[ColorPair]:
     """Color measurements for each sample: its input images (one or more) and one output.
 
-    Histograms pool all input images of a sample; the CIEDE2000 variants compare
-    the output with the sample's first input image.
+    The output is compared with the input it edits: the sample's first input
+    image (inputs are stored most important first, and the first is the one an
+    edit starts from; the control models edit exactly that one).  The moments of
+    all input images pooled are kept beside (``all_in_*``) for the
+    ``all_inputs`` variant.  The CIEDE2000 variants use the first input too.
     """
     if len(inputs) != len(outputs):
         raise ValueError("inputs and outputs differ in length")
@@ -276,10 +281,13 @@ def measure_pairs(
     if any(len(imgs) == 0 for imgs in inputs):
         raise ValueError("every sample needs at least one input image")
     h_in_flat = channel_histograms(flat_in, device=device, batch_size=batch_size)
-    h_in = np.zeros((len(inputs), 3, BINS), dtype=np.int64)
-    np.add.at(h_in, owner, h_in_flat)
+    h_all = np.zeros((len(inputs), 3, BINS), dtype=np.int64)
+    np.add.at(h_all, owner, h_in_flat)
+    first = np.concatenate([[0], np.cumsum([len(imgs) for imgs in inputs])[:-1]]).astype(np.int64)
+    h_in = h_in_flat[first]
     h_out = channel_histograms(list(outputs), device=device, batch_size=batch_size)
     ci, si = kept_moments(h_in, lo, hi)
+    cai, sai = kept_moments(h_all, lo, hi)
     co, so = kept_moments(h_out, lo, hi)
 
     lab_in = np.zeros((len(inputs), 3))
@@ -304,6 +312,8 @@ def measure_pairs(
             ColorPair(
                 in_counts=[int(x) for x in ci[i]],
                 in_sums=[int(x) for x in si[i]],
+                all_in_counts=[int(x) for x in cai[i]],
+                all_in_sums=[int(x) for x in sai[i]],
                 out_counts=[int(x) for x in co[i]],
                 out_sums=[int(x) for x in so[i]],
                 mean_in=[_f(x) for x in m_in],

@@ -7,7 +7,8 @@ Plain data in and out (frames, dicts); the stage module
 Per (split, model, sample, metric) one METRIC_VALUES row: ``ok`` with the value;
 ``not_applicable`` (the applicability verdict's reason in ``detail``);
 ``no_output`` (the model produced nothing: its generation status); ``no_face``
-(face identity: no face in the input or the output); ``failed`` (an image could
+(face identity: no face in the input; an output that lost the input's face is
+``ok`` with value :data:`LOST_FACE_SIMILARITY` and ``detail.face_lost``); ``failed`` (an image could
 not be read, or a backend call failed; the error in ``detail``).
 """
 
@@ -31,6 +32,10 @@ from echo_bench.metrics.applicability import FAMILY_OF, applicable_map
 from echo_bench.metrics.device import describe, resolve_batch_size, resolve_device
 from echo_bench.metrics.images import load_rgb
 from echo_bench.schemas import METRIC_VALUES
+
+#: The face-identity value of an output that lost the input's face (the headline counts it as a
+#: failure: the cosine of unrelated embeddings; docs/metrics.md).
+LOST_FACE_SIMILARITY = 0.0
 
 METRICS = ("color_shift", "color_delta_e", "face_identity", "structure_distance", "text_accuracy")
 HIGHER_IS_BETTER = {
@@ -278,7 +283,8 @@ def _color_rows(todo, settings, images, device, batch, verdicts, sample_rows, mo
     if "color_shift" in todo:
         for (_, sid), r in measured.items():
             if isinstance(r, color_mod.ColorPair):
-                input_moments[sid] = {"in_counts": r.in_counts, "in_sums": r.in_sums}
+                input_moments[sid] = {"in_counts": r.in_counts, "in_sums": r.in_sums,
+                                      "all_in_counts": r.all_in_counts, "all_in_sums": r.all_in_sums}
         missing = [
             sid for sid, s in sample_rows.items()
             if sid not in input_moments and (verdicts.get((sid, "color")) or {}).get("applicable")
@@ -287,11 +293,13 @@ def _color_rows(todo, settings, images, device, batch, verdicts, sample_rows, mo
         for sid in missing:
             try:
                 hists = color_mod.channel_histograms([images(x) for x in sample_rows[sid]["input_images"]],
-                                                     device=device, batch_size=batch).sum(0)
+                                                     device=device, batch_size=batch)
             except Exception:  # noqa: BLE001 - an unreadable input simply does not pool
                 continue
-            cnt, sm = color_mod.kept_moments(hists, lo, hi)
-            input_moments[sid] = {"in_counts": [int(x) for x in cnt], "in_sums": [int(x) for x in sm]}
+            cnt, sm = color_mod.kept_moments(hists[0], lo, hi)  # the edited input: the first
+            acnt, asm = color_mod.kept_moments(hists.sum(0), lo, hi)
+            input_moments[sid] = {"in_counts": [int(x) for x in cnt], "in_sums": [int(x) for x in sm],
+                                  "all_in_counts": [int(x) for x in acnt], "all_in_sums": [int(x) for x in asm]}
         # attach input moments to the no_output rows, so the pooled inputs can be re-derived from the table
         for r in prior_rows:
             if r["metric"] == "color_shift" and r["status"] == "no_output" and r["sample_id"] in input_moments:
@@ -314,6 +322,8 @@ def _color_rows(todo, settings, images, device, batch, verdicts, sample_rows, mo
                     "mean_out": r.mean_out,
                     "in_counts": r.in_counts,
                     "in_sums": r.in_sums,
+                    "all_in_counts": r.all_in_counts,
+                    "all_in_sums": r.all_in_sums,
                     "out_counts": r.out_counts,
                     "out_sums": r.out_sums,
                     "n_inputs": len(p.inputs),
@@ -432,10 +442,16 @@ def _face_rows(pairs, settings, images, face_cache, device, log, summary):
             out.append(_failed(p, "face_identity", e))
             continue
         m = match_faces(faces_in, faces_out)
-        detail = {"backend": name, **m.detail()}
-        if m.status == "ok" and thr is not None and name.startswith("dlib"):
+        detail = {"backend": name, **m.detail(), "face_lost": False}
+        value, status = m.similarity, m.status
+        if m.n_in and not m.n_out:  # the input shows a face, the output none: the identity was lost
+            value, status = LOST_FACE_SIMILARITY, "ok"
+            detail["face_lost"] = True
+        elif m.status == "ok" and thr is not None and name.startswith("dlib"):
             detail["same_person"] = bool(m.distance is not None and m.distance < float(thr))
-        out.append(_row(p.split, p.model, p.sid, "face_identity", m.similarity, m.status, detail))
+        if detail["face_lost"] and name.startswith("dlib"):
+            detail["same_person"] = False
+        out.append(_row(p.split, p.model, p.sid, "face_identity", value, status, detail))
     return out
 
 
@@ -476,9 +492,11 @@ def _text_rows(pairs, settings, images, ocr_reader, text_llm, device, log, summa
             except ValueError as e:
                 out.append(_failed(p, "text_accuracy", e))
                 continue
+            # the score is always computed from a transcription; the VLM's own accuracy claim is kept aside
             detail = {"backend": rep.get("backend"), "reader": "vlm", "target": p.target,
-                      "read_lines": [data["rendered_text"]], "vlm_reason": data.get("reason"), **scores}
-            out.append(_row(p.split, p.model, p.sid, "text_accuracy", float(data["accuracy"]), "ok", detail))
+                      "read_lines": [data["rendered_text"]], "vlm_reason": data.get("reason"),
+                      "vlm_accuracy_claim": data.get("accuracy"), **scores}
+            out.append(_row(p.split, p.model, p.sid, "text_accuracy", scores["char_accuracy"], "ok", detail))
         return out
     if reader != "ocr":
         raise ValueError(f"metrics.text.reader must be ocr or vlm, got {reader!r}")
@@ -589,11 +607,7 @@ def aggregate(values: pl.DataFrame, *, input_pool: str = "split", bootstrap: int
             extras = {"delta_e_of_pooled_mean_lab": float(de), "delta_e_pixel_mean":
                       float(np.mean([d["delta_e_pixel"] for d in details]))}
         elif metric == "face_identity" and details:
-            dist = [d["distance"] for d in details if d.get("distance") is not None]
-            extras = {"distance_mean": float(np.mean(dist)) if dist else None}
-            same = [d["same_person"] for d in details if "same_person" in d]
-            if same:
-                extras["same_person_rate"] = float(np.mean(same))
+            extras = _face_extras(details, vals, bootstrap, rng)
         elif metric == "text_accuracy" and details:
             extras = _text_extras(details)
         n_app = sum(s != "not_applicable" for s in status)
@@ -622,55 +636,123 @@ def aggregate(values: pl.DataFrame, *, input_pool: str = "split", bootstrap: int
     return pl.DataFrame(rows, schema=TABLE).sort("split", "metric", "model")
 
 
+#: The named variants of the pooled colour shift (docs/metrics.md): which samples pool on the input
+#: side (``split``: every colour-applicable sample of the split; ``paired``: the model's ok samples)
+#: and which input images of a sample (the edited one, the first; or ``all_inputs``).
+COLOR_VARIANTS = ("split", "paired", "split_all_inputs", "paired_all_inputs")
+
+
+def _color_moments(split: str, values: pl.DataFrame, details: list[dict], sids: list[str]) -> dict[str, Any]:
+    """Per-sample moments of the split's colour rows: ``{sid: (in, all_in, out | None)}`` pairs of counts, sums."""
+    per_sample: dict[str, dict] = {}
+    allrows = values.filter((pl.col("split") == split) & (pl.col("metric") == "color_shift"))
+    for sid, det in allrows.select("sample_id", "detail").sort("sample_id").iter_rows():
+        d = json.loads(det)
+        if "in_counts" in d and sid not in per_sample:
+            per_sample[sid] = {"in": (d["in_counts"], d["in_sums"]),
+                               "all_in": (d.get("all_in_counts", d["in_counts"]),
+                                          d.get("all_in_sums", d["in_sums"]))}
+    for sid, d in zip(sids, details, strict=True):
+        per_sample.setdefault(sid, {"in": (d["in_counts"], d["in_sums"]),
+                                    "all_in": (d.get("all_in_counts", d["in_counts"]),
+                                               d.get("all_in_sums", d["in_sums"]))})
+        per_sample[sid]["out"] = (d["out_counts"], d["out_sums"])
+    return per_sample
+
+
+def _color_arrays(per_sample: dict[str, dict], keys: list[str], side: str) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) counts and sums of ``side`` (``in``, ``all_in``, ``out``) over ``keys``; zeros where absent."""
+    c = np.zeros((len(keys), 3), dtype=np.int64)
+    s = np.zeros((len(keys), 3), dtype=np.int64)
+    for n, k in enumerate(keys):
+        if side in per_sample[k]:
+            c[n], s[n] = per_sample[k][side]
+    return c, s
+
+
 def _pooled_color(split, values, g, details, input_pool, bootstrap, rng):
+    """The pooled colour shift of one model: the headline (``input_pool``), its named variants,
+    and a bootstrap interval that resamples whole samples (input and output sides recomputed
+    from the same draw)."""
     if not details:
         return None, (None, None), {}
-    out_c = np.array([d["out_counts"] for d in details], dtype=np.int64)
-    out_s = np.array([d["out_sums"] for d in details], dtype=np.int64)
-    if input_pool == "paired":
-        in_c = np.array([d["in_counts"] for d in details], dtype=np.int64)
-        in_s = np.array([d["in_sums"] for d in details], dtype=np.int64)
-    else:  # every applicable sample of the split with a readable input, whichever model
-        per_sample: dict[str, tuple[list[int], list[int]]] = {}
-        allrows = values.filter((pl.col("split") == split) & (pl.col("metric") == "color_shift"))
-        for sid, det in allrows.select("sample_id", "detail").iter_rows():
-            d = json.loads(det)
-            if "in_counts" in d and sid not in per_sample:
-                per_sample[sid] = (d["in_counts"], d["in_sums"])
-        keys = sorted(per_sample)
-        in_c = np.array([per_sample[k][0] for k in keys], dtype=np.int64)
-        in_s = np.array([per_sample[k][1] for k in keys], dtype=np.int64)
-    res = color_mod.pooled_color_shift(in_c, in_s, out_c, out_s)
+    if input_pool not in ("split", "paired"):
+        raise ValueError(f"metrics.color.input_pool must be split or paired, got {input_pool!r}")
+    sids = g.filter(pl.col("status") == "ok")["sample_id"].to_list()
+    per_sample = _color_moments(split, values, details, sids)
+    universe = {"split": sorted(per_sample), "paired": sorted(sids)}
+    variants: dict[str, dict] = {}
+    arrays: dict[str, tuple] = {}
+    for name in COLOR_VARIANTS:
+        pool, side = name.split("_", 1)[0], ("all_in" if name.endswith("_all_inputs") else "in")
+        keys = universe[pool]
+        in_c, in_s = _color_arrays(per_sample, keys, side)
+        out_c, out_s = _color_arrays(per_sample, keys, "out")
+        res = color_mod.pooled_color_shift(in_c, in_s, out_c, out_s)
+        arrays[name] = (in_c, in_s, out_c, out_s)
+        variants[name] = {"value": res.magnitude, "mean_rgb_in": list(res.mean_in),
+                          "mean_rgb_out": list(res.mean_out), "n_samples": len(keys)}
+    in_c, in_s, out_c, out_s = arrays[input_pool]
 
     def stat(i: np.ndarray) -> float:
+        m_in = color_mod.mean_rgb_from_moments(in_c[i].sum(0), in_s[i].sum(0))
         m_out = color_mod.mean_rgb_from_moments(out_c[i].sum(0), out_s[i].sum(0))
-        if input_pool == "paired":
-            m_in = color_mod.mean_rgb_from_moments(in_c[i].sum(0), in_s[i].sum(0))
-        else:
-            m_in = np.array(res.mean_in)
         return color_mod.color_shift_magnitude(m_in, m_out)
 
-    ci = _bootstrap(np.arange(len(details)), bootstrap, rng, stat)
-    extras = {"mean_rgb_in": list(res.mean_in), "mean_rgb_out": list(res.mean_out), "input_pool": input_pool,
-              "n_inputs_pooled": res.n_in, "n_outputs_pooled": res.n_out}
-    return res.magnitude, ci, extras
+    ci = _bootstrap(np.arange(in_c.shape[0]), bootstrap, rng, stat)
+    head = variants[input_pool]
+    extras = {"mean_rgb_in": head["mean_rgb_in"], "mean_rgb_out": head["mean_rgb_out"], "input_pool": input_pool,
+              "input_image": "first (the edited input)", "n_inputs_pooled": head["n_samples"],
+              "n_outputs_pooled": len(sids), "variants": variants}
+    return head["value"], ci, extras
+
+
+def _face_extras(details: list[dict], vals: np.ndarray, bootstrap: int, rng: np.random.Generator) -> dict:
+    """Face kept rate, the faces-found-only mean (a variant) and dlib's distance figures."""
+    lost = np.array([bool(d.get("face_lost")) for d in details])
+    found = vals[~lost]
+    dist = [d["distance"] for d in details if d.get("distance") is not None]
+    extras: dict[str, Any] = {
+        "face_kept_rate": float(1.0 - lost.mean()),
+        "n_face_lost": int(lost.sum()),
+        "lost_face_value": LOST_FACE_SIMILARITY,
+        "similarity_faces_found": float(found.mean()) if found.size else None,
+        "distance_mean": float(np.mean(dist)) if dist else None,
+    }
+    lo, hi = _bootstrap(found, bootstrap, rng, lambda i: float(found[i].mean()))
+    extras["similarity_faces_found_ci"] = [lo, hi]
+    same = [d["same_person"] for d in details if "same_person" in d]
+    if same:
+        extras["same_person_rate"] = float(np.mean(same))
+    return extras
 
 
 def _text_extras(details: list[dict]) -> dict:
+    from echo_bench.metrics.text import oneig_model_score
+
     def mean(key, sub=None):
         xs = [(d[sub] or {}).get(key) if sub else d.get(key) for d in details]
         xs = [x for x in xs if x is not None]
         return float(np.mean(xs)) if xs else None
 
+    by_lang: dict[str, list[dict]] = {}
+    for d in details:
+        if d.get("oneig") and "matched" in d["oneig"]:
+            by_lang.setdefault(d["oneig"]["lang"], []).append(d["oneig"])
+    oneig = {lang: oneig_model_score(rs) for lang, rs in sorted(by_lang.items())}
+    # one language: its model-level figures are the headline; mixed: per language only
+    head = next(iter(oneig.values())) if len(oneig) == 1 else {}
     return {
         "char_accuracy_full": mean("char_accuracy_full"),
         "word_precision": mean("word_precision"),
         "word_recall": mean("word_recall"),
         "completion": mean("completion"),
-        "oneig_score": mean("score", "oneig"),
-        "oneig_ed": mean("ed", "oneig"),
-        "oneig_cr": mean("cr", "oneig"),
-        "oneig_wac": mean("wac", "oneig"),
+        "oneig_score": head.get("score"),
+        "oneig_ed": head.get("ed"),
+        "oneig_cr": head.get("cr"),
+        "oneig_wac": head.get("wac"),
+        "oneig_by_lang": oneig,
+        "oneig_score_per_image_mean": mean("score", "oneig"),
         "mario_precision": mean("precision", "mario"),
         "mario_recall": mean("recall", "mario"),
         "mario_f": mean("f", "mario"),

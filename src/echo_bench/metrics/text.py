@@ -27,16 +27,20 @@
    Peers' definitions, reported beside ours (:func:`oneig_score`,
    :func:`mario_scores`):
 
-   - OneIG-Bench: normalization keeps letters (accented too), digits and CJK,
-     everything else becomes a space, whitespace collapsed (case kept);
-     ED = Levenshtein(OCR, requested), CR = [ED == 0], WAC = multiset word
-     overlap / requested words (characters for Chinese),
-     score = 1 - min(MAX_ED, ED) (1 - CR) (1 - WAC) / MAX_ED, MAX_ED 100 for
-     English, 50 for Chinese.
+   - OneIG-Bench: normalization keeps letters of every script and digits,
+     deletes everything else (punctuation, symbols), collapses whitespace
+     (case kept) and drops the spaces of Chinese text; per image
+     ED = Levenshtein(OCR, requested), CR = [ED == 0], WAC counts (matched
+     words of the multiset overlap, requested words; characters for Chinese).
+     Per model (:func:`oneig_model_score`): ED and CR averaged over the
+     images, WAC = total matched / total requested, and
+     score = 1 - min(MAX_ED, ED) (1 - CR) (1 - WAC) / MAX_ED once on those
+     (MAX_ED 100 for English, 50 for Chinese).  The mean of per-image scores
+     is kept beside, as ``oneig_score_per_image_mean``.
    - MARIO-Eval (TextDiffuser): the quoted spans' words are the targets; both
-     sides lower-cased; word precision, recall and F over the multiset overlap;
-     exact-match accuracy = the OCR words equal the target words as multisets.
-     Null when the prompt has no quoted span.
+     sides lower-cased, punctuation ignored; word precision, recall and F over
+     the multiset overlap; exact-match accuracy = the OCR words equal the
+     target words as multisets.  Null when the prompt has no quoted span.
 """
 
 from __future__ import annotations
@@ -50,100 +54,11 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-# --- extraction ----------------------------------------------------------------------------
+from echo_bench.text_requests import TEXT_CUES, TEXT_CUES_CJK, quoted_spans, requested_text  # noqa: F401
 
-_QUOTE_RES = [
-    re.compile(r'"([^"\n]+?)"'),
-    re.compile(r"“([^“”\n]+?)”"),
-    re.compile(r"„([^„“”\n]+?)[“”]"),
-    re.compile(r"«\s*([^«»\n]+?)\s*»"),
-    re.compile(r"「([^「」\n]+?)」"),
-    re.compile(r"『([^『』\n]+?)』"),
-    re.compile(r"‘(.+?)’(?!\w)"),
-    re.compile(r"(?<!\w)'(.+?)'(?!\w)"),
-]
+# --- extraction: one definition for every user (echo_bench.text_requests) ----------------
 
-TEXT_CUES = re.compile(
-    r"\b(text|texts|says?|saying|reads?|reading|written|writes?|writing|words?|letters?|lettering|title[sd]?|"
-    r"caption(?:ed)?|headline|label(?:led|ed)?|signs?|signage|logo|logotype|poster|banner|slogan|tagline|"
-    r"quote|inscription|inscribed|font|typography|typeface|spell(?:s|ed|ing)?|name[sd]?|brand(?:ed)?|"
-    r"neon|t-?shirt|mug|cover|book|billboard|sticker|badge|menu|card|speech bubble|bubble|comic)\b",
-    re.IGNORECASE,
-)
-
-TEXT_CUES_CJK = re.compile(r"(写|寫|字|文字|标题|標題|招牌|标语|標語|横幅|海报|海報|文本|書|书名|文字|テキスト|文字列|看板|タイトル|글자|문구|텍스트)")
-
-_CLAUSE_RES = [
-    re.compile(r"\b(?:that|which)\s+(?:says|reads|read|say|spells|spell)\s*:?\s+(?P<t>[^\"“‘'«「『][^.,;!?\n]*)", re.I),
-    re.compile(r"\b(?:saying|reading|spelling)\s*:?\s+(?P<t>[^\"“‘'«「『][^.,;!?\n]*)", re.I),
-    re.compile(
-        r"\bwith\s+(?:the\s+)?(?:text|words?|caption|title|slogan|label|inscription|tagline|headline)\s*:?\s+"
-        r"(?P<t>[^\"“‘'«「『][^.,;!?\n]*)",
-        re.I,
-    ),
-    re.compile(r"\b(?:text|caption|title|headline|slogan)\s*:\s*(?P<t>[^\"“‘'«「『][^.,;!?\n]*)", re.I),
-]
-# an unquoted clause ends before words that start a description of the rendering
-_CLAUSE_STOP = re.compile(
-    r"\s+(?:in|on|at|with|using|written|above|below|under|over|across|underneath|and then|while|as)\s+", re.I
-)
-MAX_CLAUSE_WORDS = 8
-
-
-def _clean_span(s: str) -> str:
-    return " ".join(s.strip().strip(".,;:!?").split())
-
-
-def quoted_spans(prompt: str) -> list[str]:
-    """Every quoted span of ``prompt``, in order of appearance (no cue check)."""
-    found: list[tuple[int, str]] = []
-    taken: list[tuple[int, int]] = []
-    for rx in _QUOTE_RES:
-        for m in rx.finditer(prompt):
-            if any(a < m.end() and m.start() < b for a, b in taken):
-                continue  # inside a span another quote style already took
-            span = _clean_span(m.group(1))
-            if span:
-                found.append((m.start(), span))
-                taken.append((m.start(), m.end()))
-    return [s for _, s in sorted(found)]
-
-
-def extract_requested_text(prompt: str) -> list[str]:
-    """The pieces of text ``prompt`` asks to render, in order (empty when none)."""
-    if not prompt:
-        return []
-    text = prompt.strip()
-    spans = quoted_spans(text)
-    # a quote around (nearly) the whole prompt is the user quoting the prompt itself
-    long_quote = [s for s in spans if len(s) >= 0.8 * len(text.strip("\"“”'‘’ ")) and len(s.split()) > 6]
-    if long_quote:
-        inner = long_quote[0]
-        return extract_requested_text(inner) if inner != text else []
-    out: list[str] = []
-    rest = _strip_quotes(text)
-    if spans and (TEXT_CUES.search(rest) or TEXT_CUES_CJK.search(rest)):
-        out.extend(spans)
-    for rx in _CLAUSE_RES:
-        for m in rx.finditer(text):
-            t = _CLAUSE_STOP.split(m.group("t"), maxsplit=1)[0]
-            words = t.split()
-            if 0 < len(words) <= MAX_CLAUSE_WORDS:
-                out.append(_clean_span(t))
-    seen: set[str] = set()
-    uniq = []
-    for s in out:
-        if s and s.lower() not in seen:
-            seen.add(s.lower())
-            uniq.append(s)
-    return uniq
-
-
-def _strip_quotes(text: str) -> str:
-    for rx in _QUOTE_RES:
-        text = rx.sub(" ", text)
-    return text
-
+extract_requested_text = requested_text  # the name this module has always exported
 
 # --- normalization -------------------------------------------------------------------------
 
@@ -236,38 +151,83 @@ def text_scores(requested: Sequence[str], ocr_text: str) -> TextScores:
 # OneIG-Bench --------------------------------------------------------------------------------
 
 ONEIG_MAX_ED = {"en": 100, "zh": 50}
-_ONEIG_DROP = re.compile(r"[^0-9A-Za-z\u00c0-\u024f\u1e00-\u1eff" + _CJK + r"\s]")
 
 
-def oneig_normalize(text: str) -> str:
-    """OneIG-Bench's normalization: letters (accented too), digits and CJK kept, the rest a space."""
-    return " ".join(_ONEIG_DROP.sub(" ", text or "").split())
+def _oneig_keeps(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] in "LN"
+
+
+def oneig_normalize(text: str, *, lang: str | None = None) -> str:
+    """OneIG-Bench's normalization: letters of every script (Latin, Cyrillic, Greek, CJK, ...) and
+    digits kept, every other character (punctuation, symbols such as ``×`` and ``÷``) deleted --
+    so ``don't`` reads ``dont`` --, whitespace collapsed, case kept; Chinese (``lang`` zh, or text
+    with CJK) loses its spaces."""
+    kept = "".join(ch for ch in (text or "") if _oneig_keeps(ch))
+    if (lang or ("zh" if is_cjk(kept) else "en")) == "zh":
+        return "".join(kept.split())
+    return " ".join(kept.split())
 
 
 def oneig_score(requested: str, ocr_text: str, *, max_ed: dict[str, int] | None = None) -> dict:
-    """OneIG-Bench text score: ED, CR, WAC and the combined score (language from the requested text)."""
+    """OneIG-Bench text figures of one image: ED, CR, WAC (and its counts) and the combined score.
+
+    The language comes from the requested text (CJK: zh).  The per-model number
+    is not the mean of these scores: see :func:`oneig_model_score`.
+    """
     max_ed = max_ed or ONEIG_MAX_ED
-    gt, pred = oneig_normalize(requested), oneig_normalize(ocr_text)
-    lang = "zh" if is_cjk(gt) else "en"
+    lang = "zh" if is_cjk(requested) else "en"
+    gt, pred = oneig_normalize(requested, lang=lang), oneig_normalize(ocr_text, lang=lang)
+    if not gt:
+        raise ValueError(f"no requested text to score against ({requested!r} is empty once normalized)")
     ed = Levenshtein.distance(pred, gt)
     cr = float(ed == 0)
     if lang == "zh":
-        gw, pw = Counter(gt.replace(" ", "")), Counter(pred.replace(" ", ""))
+        gw, pw = Counter(gt), Counter(pred)
     else:
         gw, pw = Counter(gt.split()), Counter(pred.split())
-    wac = sum((gw & pw).values()) / max(sum(gw.values()), 1)
+    matched, total = sum((gw & pw).values()), sum(gw.values())
+    wac = matched / total
     m = max_ed[lang]
     score = 1.0 - min(m, ed) * (1.0 - cr) * (1.0 - wac) / m
-    return {"ed": int(ed), "cr": cr, "wac": float(wac), "score": float(score), "lang": lang, "max_ed": m}
+    return {"ed": int(ed), "cr": cr, "wac": float(wac), "matched": int(matched), "total": int(total),
+            "score": float(score), "lang": lang, "max_ed": m}
+
+
+def oneig_model_score(per_image: Sequence[dict]) -> dict:
+    """OneIG-Bench's per-model figures from :func:`oneig_score` results of one language:
+    ED and CR averaged over the images, WAC pooled (matched words / requested words over all
+    images), and ``1 - min(MAX_ED, ED) (1 - CR) (1 - WAC) / MAX_ED`` applied once to those."""
+    if not per_image:
+        raise ValueError("no image to aggregate")
+    langs = {r["lang"] for r in per_image}
+    if len(langs) != 1:
+        raise ValueError(f"OneIG aggregates one language at a time, got {sorted(langs)}")
+    m = int(per_image[0]["max_ed"])
+    ed = float(np.mean([r["ed"] for r in per_image]))
+    cr = float(np.mean([r["cr"] for r in per_image]))
+    wac = sum(r["matched"] for r in per_image) / sum(r["total"] for r in per_image)
+    score = 1.0 - min(m, ed) * (1.0 - cr) * (1.0 - wac) / m
+    return {"ed": ed, "cr": cr, "wac": float(wac), "score": float(score), "lang": langs.pop(), "max_ed": m,
+            "n": len(per_image)}
 
 
 # MARIO-Eval ---------------------------------------------------------------------------------
 
 
+def mario_words(text: str) -> list[str]:
+    """MARIO-Eval's words: lower-cased, split at whitespace, punctuation ignored (``World!`` reads ``world``)."""
+    out = []
+    for w in (text or "").lower().split():
+        w = "".join(ch for ch in w if unicodedata.category(ch)[0] != "P")
+        if w:
+            out.append(w)
+    return out
+
+
 def mario_scores(target_spans: Sequence[str], ocr_words: Sequence[str]) -> dict | None:
     """MARIO-Eval word precision, recall, F and exact-match accuracy (None without targets)."""
-    target = Counter(w for s in target_spans for w in s.lower().split())
-    pred = Counter(w.lower() for w in ocr_words for w in w.split())
+    target = Counter(w for s in target_spans for w in mario_words(s))
+    pred = Counter(w for x in ocr_words for w in mario_words(x))
     if not target:
         return None
     hit = sum((target & pred).values())

@@ -223,6 +223,16 @@ def embedding_data(rows: Sequence[Mapping[str, Any]], info: Mapping[str, Any], m
     }
 
 
+#: What the offline judge reads, stated on the page beside the controls report (docs/judging.md).
+JUDGE_READS = (
+    "The offline judge reads the metrics table: text_accuracy, face_identity, structure_distance and "
+    "color_shift are the table's numbers, pixel signals only fill gaps. Its win rates on the controls "
+    "restate the metrics; they check the judging path, not the models. A check that does not go through "
+    "the table: the judge on pixels alone rates an exact copy 10 and a scramble, colour cast, noise or blank "
+    "lower (tests/judge/test_offline.py)."
+)
+
+
 def build_data(
     *,
     settings: ReportSettings,
@@ -237,6 +247,7 @@ def build_data(
     taxonomy_rows: Sequence[Mapping[str, Any]],
     gallery_data: Mapping[str, Any],
     images: Mapping[str, str],
+    controls_rows: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     from echo_bench.analyses.wordcloud import CATEGORY_COLORS
 
@@ -262,6 +273,7 @@ def build_data(
         "gallery": dict(gallery_data),
         "images": dict(sorted(images.items())),
         "notes": dict(settings.extra),
+        "controls": {"rows": [dict(r) for r in controls_rows], "judge_reads": JUDGE_READS},
     }
 
 

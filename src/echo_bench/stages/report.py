@@ -97,6 +97,7 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
         taxonomy_rows=rows("taxonomy"),
         gallery_data=gal,
         images=store.images,
+        controls_rows=jdoc("controls") or [],
     )
     html = render_html(data)
     write_text(outputs["html"], html)

@@ -333,6 +333,26 @@
     return f;
   }
 
+  function controlsChart(c) {
+    var d = DATA.controls || {};
+    var rows = d.rows || [];
+    head(c, "Known answers of the control models", "per metric and for the judge panel: expected answer, measured value with 95% interval, pass/fail (results/controls/)");
+    if (d.judge_reads) c.appendChild(el("p", { "class": "hint", text: d.judge_reads }));
+    if (!rows.length) return emptyMsg(c, "no controls report");
+    var passed = rows.filter(function (r) { return r.status === "pass"; }).length;
+    var failed = rows.filter(function (r) { return r.status === "fail"; }).length;
+    c.appendChild(el("p", { text: passed + " passed, " + failed + " failed, " + (rows.length - passed - failed) + " skipped of " + rows.length + " checks" }));
+    var cols = ["subject", "split", "check", "control", "expected", "value", "interval", "status"];
+    var thead = el("tr", {}, cols.map(function (k) { return el("th", { text: k }); }));
+    var body = rows.map(function (r) {
+      var ci = isNum(r.ci_low) && isNum(r.ci_high) ? "[" + fmt(r.ci_low, 4) + ", " + fmt(r.ci_high, 4) + "]" : "";
+      var cells = [r.subject, r.split, r.check, r.control, r.expected, isNum(r.value) ? fmt(r.value, 4) : "", ci, r.status + (r.reason && r.status !== "pass" ? " (" + r.reason + ")" : "")];
+      return el("tr", { "class": "control-" + r.status }, cells.map(function (v) { return el("td", { text: String(v) }); }));
+    });
+    c.appendChild(el("table", { "class": "controls" }, [el("thead", {}, [thead]), el("tbody", {}, body)]));
+    return "ok";
+  }
+
   function renderGallery() {
     var g = DATA.gallery || { items: [], models: [] };
     var box = document.getElementById("gallery");
@@ -377,7 +397,7 @@
       mc.appendChild(c);
       charts.push([c, metricChart(m)]);
     });
-    var fixed = { volume: volumeChart, wordcloud: wordcloudChart, embedding: embeddingChart, compare: compareChart, taxonomy: taxonomyChart };
+    var fixed = { controls: controlsChart, volume: volumeChart, wordcloud: wordcloudChart, embedding: embeddingChart, compare: compareChart, taxonomy: taxonomyChart };
     Object.keys(fixed).forEach(function (k) { charts.push([document.querySelector('[data-chart="' + k + '"]'), fixed[k]]); });
     var ok = 0, empty = 0, failed = 0;
     charts.forEach(function (pair) {
