@@ -262,13 +262,18 @@ def post_blocks(frame: pl.DataFrame) -> pl.Series:
             images,
         ]
     )
-    indent = pl.lit("").str.pad_start(pl.col("depth") * len(INDENT))
-    out = frame.select(block.alias("_block"), "depth").select(
-        pl.when(pl.col("depth") == 0)
-        .then(pl.col("_block"))
-        .otherwise(indent + pl.col("_block").str.replace_all("\n", pl.lit("\n") + indent, literal=True))
-        .alias("_block")
-    )
+    # One literal indent per depth present (a few; depth is capped): a per-row replacement
+    # expression fails in polars on a one-row frame.
+    blocks = frame.select(block.alias("_block"), "depth")
+    indented = pl.col("_block")
+    for depth in sorted(d for d in blocks["depth"].unique().to_list() if d):
+        pad = INDENT * depth
+        indented = (
+            pl.when(pl.col("depth") == depth)
+            .then(pl.lit(pad) + pl.col("_block").str.replace_all("\n", "\n" + pad, literal=True))
+            .otherwise(indented)
+        )
+    out = blocks.select(indented.alias("_block"))
     return out["_block"]
 
 

@@ -337,3 +337,12 @@ def test_docs_example_is_what_the_code_renders(post, frame, repo_root) -> None:
         post("1004", "the text came out perfect", parent="1002", conv="1001", created_at=at(18, 2), author="bob"),
     ]
     assert build_threads(frame(rows)).threads["document"][0] == example
+
+
+def test_a_dump_of_one_post_is_one_thread(post, frame) -> None:
+    # A one-row frame once crashed the document rendering (polars: null replacement in replace_all).
+    for media in ([], ["m1"]):
+        res = build_threads(frame([post("1", "hello\nworld", media=media)]))
+        assert res.threads.height == 1 and res.thread_posts.height == 1
+        doc = res.threads["document"][0]
+        assert doc.endswith("hello\nworld" + ("\nimages: m1" if media else ""))
