@@ -95,6 +95,9 @@ def test_dvc_metrics_show_headline_numbers_and_llm_usage(workspace: Path):
     assert "results/metrics/winrates.json" in files
 
 
+CANONICAL = ("identity", "color_cast", "scramble", "typo", "face_swap")  # one per effect; the rest are doses
+
+
 def test_offline_win_rates_order_the_controls_as_their_effects_imply(workspace: Path):
     table = pl.read_csv(workspace / "results" / "judge" / "winrates_image_to_image.csv").sort("win_rate", descending=True)
     order = table["model"].to_list()
@@ -107,21 +110,33 @@ def test_offline_win_rates_order_the_controls_as_their_effects_imply(workspace: 
 
 
 def test_metrics_single_out_the_control_with_each_known_effect(workspace: Path):
-    table = pl.read_csv(workspace / "results" / "metrics" / "table.csv").filter(pl.col("split") == "image_to_image")
+    table = pl.read_csv(workspace / "results" / "metrics" / "table.csv").filter(
+        pl.col("split") == "image_to_image", pl.col("model").is_in(CANONICAL))
 
     def value(metric: str) -> dict[str, float]:
         rows = table.filter(pl.col("metric") == metric, pl.col("value").is_not_null())
         return dict(zip(rows["model"], rows["value"]))
 
-    for metric in ("color_shift", "color_delta_e"):  # the paper's pooled definition and the perceptual one
+    for metric in ("color_shift", "color_delta_e"):  # the paper's definition and the perceptual one
         got = value(metric)
         assert max(got, key=got.get) == "color_cast", (metric, got)
+        assert got["identity"] == 0.0, (metric, got)  # a control with no effect reads exactly zero
     structure = value("structure_distance")
     assert max(structure, key=structure.get) == "scramble", structure
     assert structure["identity"] == 0
     face = value("face_identity")
-    assert min(face, key=face.get) == "face_swap", face
+    assert face["scramble"] == 0.0, face  # the face is lost: a failure, not a missing value
+    assert face["face_swap"] < min(face[m] for m in ("identity", "color_cast", "typo")), face
     assert face["identity"] > 0.999
+
+
+def test_controls_report_passes_every_check_including_the_dose_series(workspace: Path):
+    report = pl.read_csv(workspace / "results" / "controls" / "report.csv")
+    assert report.filter(pl.col("status") == "fail").height == 0, report.filter(pl.col("status") == "fail")
+    monotone = report.filter(pl.col("check") == "monotone")
+    assert monotone.height >= 4 and set(monotone["status"]) == {"pass"}, monotone
+    metrics = json.loads((workspace / "results" / "controls" / "metrics.json").read_text())
+    assert metrics["all_passed"] is True and metrics["fail"] == 0
 
 
 def test_checkout_restores_without_snakemake_rerun(workspace: Path):

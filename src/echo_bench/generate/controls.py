@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "cer": 0.2,  # typo: character error rate
     "detector": "auto",  # face_swap: auto (dlib if importable, else center) | dlib | center
     "face_scale": 1.3,  # face_swap: the replaced ellipse, relative to the detected box
+    "face_alpha": 1.0,  # face_swap: strength, the synthetic face's share in the blend (1 = replaced, 0 = untouched)
     "detect_max_side": 640,  # face_swap: detection runs on a copy at most this large
 }
 
@@ -518,8 +519,12 @@ def synthetic_face(rows: tuple[int, int], cols: tuple[int, int], box: Sequence[f
 
 
 def face_swap(img: np.ndarray, seed: int = 0, detector: str = "auto", face_scale: float = 1.3,
-              detect_max_side: int = 640) -> tuple[np.ndarray, dict[str, Any]]:
+              detect_max_side: int = 640, face_alpha: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
     """The face region replaced by a synthetic face; pixels outside the region are untouched.
+
+    ``face_alpha`` is the strength: inside the region the output is
+    ``(1 - face_alpha) * input + face_alpha * synthetic face`` (1 replaces the face,
+    smaller values give the dose-response series of docs/generation.md).
 
     The synthetic face is shifted so that the region keeps its mean colour (up to
     clipping): the face's structure and identity change, the image's colour
@@ -534,10 +539,13 @@ def face_swap(img: np.ndarray, seed: int = 0, detector: str = "auto", face_scale
     face = synthetic_face(rows, cols, box, face_scale, region_mean, seed)
     if mask.any():  # keep the region's mean colour: this control changes who it is, not the colour balance
         face[mask] += region_mean - face[mask].mean(axis=0)
+    if not 0.0 <= face_alpha <= 1.0:
+        raise ValueError(f"face_swap: face_alpha must be in [0, 1], got {face_alpha}")
     out = np.array(img, dtype=np.uint8, copy=True)
-    out[r0:r1, c0:c1][mask] = np.clip(np.rint(face[mask]), 0, 255).astype(np.uint8)
+    blended = (1.0 - face_alpha) * window[mask].astype(np.float32) + face_alpha * face[mask]
+    out[r0:r1, c0:c1][mask] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     return out, {"face_box": [int(v) for v in box], "face_source": source, "face_scale": float(face_scale),
-                 "face_pixels": int(mask.sum())}
+                 "face_alpha": float(face_alpha), "face_pixels": int(mask.sum())}
 
 
 # --- dispatch -------------------------------------------------------------------------------------------
@@ -612,7 +620,8 @@ def _run_control(name: str, settings: Mapping[str, Any], *, prompt: str, inputs:
         info.update(extra)
         return ControlOutput(out, info)
     if name == "face_swap":
-        out, extra = face_swap(base, seed, str(s["detector"]), float(s["face_scale"]), int(s["detect_max_side"]))
+        out, extra = face_swap(base, seed, str(s["detector"]), float(s["face_scale"]), int(s["detect_max_side"]),
+                               float(s["face_alpha"]))
         info.update(extra)
         return ControlOutput(out, info)
     raise ValueError(f"unknown control {name!r}")

@@ -5,6 +5,12 @@ results/judge/winrates_<split>.csv).  Outputs: ``report`` (CSV, one row per
 check), ``report_json``, ``metrics`` (the DVC metrics: pass/fail counts and
 every checked value), ``summary``.  Params: ``controls``, ``generate.models``
 (the models with ``backend: control`` are the controls).
+
+The known-answer checks compare the canonical controls, the models named after
+their control (``identity``, ``color_cast``, ...); the other control models are
+the dose-response series of ``controls.doses`` (e.g. ``color_cast_b40``), checked
+for monotonicity only, so a stronger dose does not count against "the target
+control is the largest".
 """
 
 from __future__ import annotations
@@ -25,9 +31,16 @@ from echo_bench.params import StageParams
 def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, log: logging.Logger) -> dict[str, Any]:
     settings = dict(params["controls"])
     models = dict(params["generate.models"])
-    controls = sorted(m for m, cfg in models.items() if dict(cfg).get("backend") == "control")
+    of_control = {m: dict(cfg) for m, cfg in models.items() if dict(cfg).get("backend") == "control"}
+    controls = sorted(m for m, cfg in of_control.items() if cfg.get("control") == m)
     if not controls:
-        raise ValueError("controls report: generate.models has no model with backend: control")
+        raise ValueError("controls report: generate.models has no model named after its control "
+                         "(backend: control, control: <its name>)")
+    for series, spec in dict(settings.get("doses") or {}).items():
+        unknown = [m for m in spec.get("models", []) if m not in of_control]
+        if unknown:
+            raise ValueError(f"controls.doses.{series}: {unknown} are not control models of generate.models")
+    doses = sorted(set(of_control) - set(controls))
     table = pl.read_csv(inputs["table"], schema=TABLE)
     paths = inputs["winrates"] if isinstance(inputs["winrates"], list) else [inputs["winrates"]]
     winrates = {}
@@ -46,6 +59,6 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
                     r["status"], r["reason"] or r["expected"])
     log.info("controls: %d checks, %d passed, %d failed, %d skipped", metrics["checks"], metrics["pass"],
              metrics["fail"], metrics["skipped"])
-    return {"controls": controls, "checks": metrics["checks"], "passed": metrics["pass"], "failed": metrics["fail"],
+    return {"controls": controls, "dose_models": doses, "checks": metrics["checks"], "passed": metrics["pass"], "failed": metrics["fail"],
             "skipped": metrics["skipped"], "all_passed": metrics["all_passed"],
             "outputs": {k: str(Path(v)) for k, v in outputs.items()}}
