@@ -245,3 +245,33 @@ def test_unknown_settings_and_controls_are_errors():
         C.control_settings("blur", {})
     with pytest.raises(ValueError):
         C.typo_text("abc", 1.5)
+
+
+def test_scramble_fraction_moves_that_share_of_tiles_and_keeps_every_colour() -> None:
+    from echo_bench.generate.controls import scramble
+
+    img = np.random.default_rng(3).integers(0, 256, (128, 128, 3), dtype=np.uint8)  # 16 distinct 32-px tiles
+    tiles = lambda a: a.reshape(4, 32, 4, 32, 3).transpose(0, 2, 1, 3, 4).reshape(16, -1)  # noqa: E731
+    full, _ = scramble(img, 32, seed=5)
+    for fraction, moved in ((0.25, 4), (0.5, 8), (1.0, 16)):
+        out, info = scramble(img, 32, seed=5, fraction=fraction)
+        changed = int((tiles(out) != tiles(img)).any(axis=1).sum())
+        assert changed == moved == info["tiles_moved"], (fraction, changed)
+        assert sorted(map(bytes, tiles(out))) == sorted(map(bytes, tiles(img)))  # a permutation of the tiles
+    assert np.array_equal(scramble(img, 32, seed=5, fraction=1.0)[0], full)  # 1 is the plain control
+    assert np.array_equal(scramble(img, 32, seed=5, fraction=0.0)[0], img)
+
+
+def test_face_swap_alpha_scales_the_change_inside_the_face_only() -> None:
+    from echo_bench.generate.controls import face_swap
+
+    img = np.random.default_rng(4).integers(40, 200, (160, 160, 3), dtype=np.uint8)
+    diffs = {}
+    for alpha in (0.0, 0.5, 1.0):
+        out, info = face_swap(img, seed=1, detector="center", face_alpha=alpha)
+        diffs[alpha] = np.abs(out.astype(int) - img.astype(int)).sum()
+        assert info["face_alpha"] == alpha
+    assert diffs[0.0] == 0
+    assert 0.4 < diffs[0.5] / diffs[1.0] < 0.6
+    with pytest.raises(ValueError):
+        face_swap(img, seed=1, detector="center", face_alpha=1.5)

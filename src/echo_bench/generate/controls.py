@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "calibrate": True,  # color_cast: scale the shift so the image's mean moves by delta_lab despite gamut clipping
     "gain": None,  # color_cast: per-channel RGB gain instead of delta_lab, e.g. [1.08, 1.0, 0.8]
     "block": 32,  # scramble: tile side in pixels
+    "fraction": 1.0,  # scramble: strength, the share of tiles that move
     "cer": 0.2,  # typo: character error rate
     "detector": "auto",  # face_swap: auto (dlib if importable, else center) | dlib | center
     "face_scale": 1.3,  # face_swap: the replaced ellipse, relative to the detected box
@@ -346,10 +347,11 @@ def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
     return perm
 
 
-def scramble(img: np.ndarray, block: int = 32, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
-    """Tiles of ``block`` x ``block`` pixels permuted (no tile stays in place).
+def scramble(img: np.ndarray, block: int = 32, seed: int = 0, fraction: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
+    """Tiles of ``block`` x ``block`` pixels permuted (no moved tile stays in place).
 
-    Only whole tiles move; the strips at the right and bottom edges that do not
+    ``fraction`` is the strength: the share of tiles that move (a seeded subset,
+    permuted among themselves; 1 moves every tile).  Only whole tiles move; the strips at the right and bottom edges that do not
     fill a tile stay, so the output is a permutation of the input's pixels and
     every colour count is kept exactly.
     """
@@ -359,12 +361,24 @@ def scramble(img: np.ndarray, block: int = 32, seed: int = 0) -> tuple[np.ndarra
         raise ValueError(f"scramble block must be >= 1, got {block}")
     nh, nw = h // b, w // b
     n = nh * nw
-    info = {"block": b, "tiles": n, "tile_grid": [nh, nw]}
+    if not 0.0 <= float(fraction) <= 1.0:
+        raise ValueError(f"scramble fraction must be in [0, 1], got {fraction}")
+    info = {"block": b, "tiles": n, "tile_grid": [nh, nw], "fraction": float(fraction)}
     out = np.array(img, dtype=np.uint8, copy=True)
-    if n < 2:
-        info["note"] = "image smaller than two tiles: unchanged"
+    rng = np.random.default_rng(seed)
+    k = n if float(fraction) >= 1.0 else int(np.floor(float(fraction) * n + 0.5))
+    if n < 2 or k < 2:
+        info["note"] = "fewer than two tiles to move: unchanged"
+        info["tiles_moved"] = 0
         return out, info
-    perm = torch.from_numpy(derangement(n, np.random.default_rng(seed)))
+    order = np.arange(n)
+    if k < n:  # the moving subset, deranged among itself
+        chosen = np.sort(rng.choice(n, size=k, replace=False))
+        order[chosen] = chosen[derangement(k, rng)]
+    else:
+        order = derangement(n, rng)
+    info["tiles_moved"] = int(k)
+    perm = torch.from_numpy(np.ascontiguousarray(order))
     t = torch.from_numpy(out[: nh * b, : nw * b])  # (H', W', 3)
     tiles = t.reshape(nh, b, nw, b, 3).permute(0, 2, 1, 3, 4).reshape(n, b, b, 3)
     moved = tiles[perm].reshape(nh, nw, b, b, 3).permute(0, 2, 1, 3, 4).reshape(nh * b, nw * b, 3)
@@ -616,7 +630,7 @@ def _run_control(name: str, settings: Mapping[str, Any], *, prompt: str, inputs:
         info.update(extra)
         return ControlOutput(out, info)
     if name == "scramble":
-        out, extra = scramble(base, int(s["block"]), seed)
+        out, extra = scramble(base, int(s["block"]), seed, float(s["fraction"]))
         info.update(extra)
         return ControlOutput(out, info)
     if name == "face_swap":
