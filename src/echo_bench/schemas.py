@@ -167,6 +167,11 @@ JUDGMENTS = pl.Schema(
         "score": pl.Float64,  # parsed 1-10 rating, null if it could not be parsed
         "status": pl.Utf8,  # ok | parse_failed | call_failed | no_output
         "error": pl.Utf8,
+        # judge identity (echo_bench.judge.identity)
+        "judge_model": pl.Utf8,  # the model string sent
+        "judge_model_reported": pl.Utf8,  # the model the provider reported (the heuristic's name offline)
+        "prompt_sha256": pl.Utf8,  # SHA-256 of the rendered prompt, system + "\0" + user
+        "cache_key": pl.Utf8,  # content address of the verbatim reply in the response cache
     }
 )
 

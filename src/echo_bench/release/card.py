@@ -66,6 +66,11 @@ FIELDS: dict[str, dict[str, tuple[str, str]]] = {
         "score": ("parsed 1-10 rating, null when unparsable", "judge stage parser"),
         "status": ("ok | parse_failed | call_failed | no_output", "judge stage"),
         "error": ("error text when not ok", "judge stage"),
+        "judge_model": ("the judge's model string as sent", "params judge.judges"),
+        "judge_model_reported": ("the model the provider reported in its reply (the heuristic's name offline)",
+                                 "the judge's backend"),
+        "prompt_sha256": ("SHA-256 of the rendered prompt, system + NUL + user", "judge stage"),
+        "cache_key": ("content address of the verbatim reply in the response cache", "LLM client"),
     },
     "metric_values": {
         "split": ("benchmark split", "metrics stage"),
