@@ -53,3 +53,37 @@ def test_reliability_section_on_the_hand_table(hand_table):
     alone = {j["judge"]: j for j in doc["alone_vs_ensemble"]["judges"]}
     # j1 alone on p1: A 8 > B 6 = C 6 > D 3 (as written in the hand table)
     assert set(alone) == {"j1", "j2", "j3"} and alone["j1"]["agreement_with_other_judges_vote"]["battles"] > 0
+
+
+def test_winrates_stage_writes_categories_and_reliability(tmp_path, monkeypatch, kit):
+    import json
+    import logging
+
+    import polars as pl
+
+    from echo_bench.stages import judge as judge_stage
+    from echo_bench.stages import winrates as winrates_stage
+
+    monkeypatch.chdir(tmp_path)
+    s, g = kit.build_split(tmp_path)
+    params = kit.judge_params([{"name": "a", "backend": "offline", "model": "offline-heuristic-judge", "weight": 1.0},
+                               {"name": "b", "backend": "offline", "model": "offline-heuristic-judge", "weight": 1.0}],
+                              n_boot=50)
+    log = logging.getLogger("test.judge.reliability")
+    judge_stage.run({"samples": s, "generations": g}, {"judgments": "judgments.parquet", "cache": "c"}, params, log)
+    outs = {"table": "t.csv", "json": "t.json", "metrics": "h.json", "plot": "p.csv",
+            "categories": "cat.csv", "categories_json": "cat.json", "categories_metrics": "cat_h.json",
+            "reliability": "rel.json", "reliability_metrics": "rel_h.json"}
+    before = winrates_stage.run({"judgments": "judgments.parquet"}, {k: outs[k] for k in ("table", "json", "metrics", "plot")},
+                                params, log)
+    plain = {k: (tmp_path / outs[k]).read_bytes() for k in ("table", "json", "metrics", "plot")}
+    summary = winrates_stage.run({"judgments": "judgments.parquet", "samples": s}, outs, params, log)
+    # the existing win-rate files are the same with or without the new outputs
+    assert {k: (tmp_path / outs[k]).read_bytes() for k in plain} == plain and summary["win_rate"] == before["win_rate"]
+    cat = pl.read_csv(tmp_path / "cat.csv")
+    assert set(cat["grouping"]) == {"category"} and cat["prompts"].max() == 3  # all three prompts share one category
+    rel = json.loads((tmp_path / "rel.json").read_text())
+    # two copies of the same deterministic judge agree perfectly
+    assert rel["krippendorff_alpha"]["interval"] == 1.0 and rel["effective_judges"]["design_effect"] == 1.0
+    assert rel["offline_only"] is True and rel["warnings"] == []
+    assert json.loads((tmp_path / "rel_h.json").read_text())["krippendorff_alpha_ordinal"] == 1.0

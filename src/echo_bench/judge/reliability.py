@@ -215,7 +215,6 @@ def reliability(
     n_boot: int,
     seed: int,
     level: float = 0.95,
-    win_rate_intervals: tuple[np.ndarray, np.ndarray] | None = None,
     bt_intervals: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The reliability section of one split (plain data, JSON-ready)."""
