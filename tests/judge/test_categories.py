@@ -51,3 +51,13 @@ def test_group_win_rates_match_the_split_analysis_on_each_subset(make_judgments)
     assert small["status"].unique().to_list() == ["too_few_prompts"] and small["win_rate"].null_count() == 2
     doc = group_summary(t, g)
     assert doc["groupings"]["category"][cat["p1"]]["top_model"] == "A"
+
+
+def test_paper_table_per_category(make_judgments):
+    from echo_bench.analyses.latex import category_winrates_table
+
+    j = make_judgments({"j": {"p1": {"A": 9, "B": 2}, "p2": {"A": 1, "B": 8}, "p3": {"A": 7, "B": 3}}})
+    g = sample_groups(_samples())
+    t = group_win_rates(j, g, weights={"j": 1.0}, missing_output="loss", vote_rule="plurality", n_boot=50, seed=3)
+    tex = category_winrates_table({"image_to_image": {**group_summary(t, g), "offline_only": True}})
+    assert "text rendering & 2 & 1.00 [" in tex and "local edit & 1 & 0.00 [" in tex and "Offline heuristic judge" in tex
