@@ -148,20 +148,46 @@ def valid_media_key(value: str) -> bool:
 
 
 def too_deep(obj: Any, limit: int) -> bool:
-    """Whether ``obj`` nests lists/objects more than ``limit`` levels (iterative: no recursion)."""
-    if type(obj) not in (dict, list):
-        return False
-    stack = [(obj, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, d = pop()
-        if d > limit:
+    """Whether ``obj`` nests lists/objects more than ``limit`` levels (level by level: no recursion)."""
+    level = [obj] if type(obj) is dict or type(obj) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
             return True
-        for v in node.values() if type(node) is dict else node:
-            t = type(v)
-            if t is dict or t is list:
-                push((v, d + 1))
+        level = [
+            v
+            for node in level
+            for v in (node.values() if type(node) is dict else node)
+            if type(v) is dict or type(v) is list
+        ]
     return False
+
+
+_ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")  # the depth does not depend on the kind of bracket
+_NOT_BRACKET_OR_QUOTE = bytes(range(256)).translate(None, b'"[]{}')
+
+
+def text_too_deep(data: bytes, limit: int) -> bool:
+    """:func:`too_deep` of the JSON text ``data`` (which must have parsed), from its bytes alone.
+
+    Escaped backslashes, then escaped quotes, are removed; every byte but quotes
+    and brackets is dropped (``{}`` read as ``[]``); what lies between quotes (the
+    strings) goes; then each pass removes the innermost ``[]`` pairs, so the number
+    of passes to empty the text is its nesting depth.  All steps run in C: ~10x faster than walking
+    the parsed objects, which matters for a million posts.
+    """
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # two adjacent quotes hold no bracket between them and removing them keeps the others' parity
+    s = data.translate(_ONE_BRACKET_KIND, _NOT_BRACKET_OR_QUOTE).replace(b'""', b"")
+    if b'"' in s:  # strings that hold brackets; quotes alternate open/close: drop every second piece
+        s = b"".join(s.split(b'"')[::2])
+    for _ in range(limit):
+        if not s:
+            return False
+        s = s.replace(b"[]", b"")  # one pass removes exactly the containers holding no container
+    return bool(s)
 
 
 def _shallow(obj: Any, depth: int = 6, items: int = 50) -> Any:
@@ -261,10 +287,17 @@ class PostCollector:
         """Raise :class:`RecordError` when ``row`` breaks the limits (ids, text length, time window)."""
         lim = self.limits
         valid = ID_SYNTAX.get(row[I_FORMAT], valid_twitter_id)
-        for name, i in _ID_IDX:
-            v = row[i]
-            if v is not None and not valid(v):
-                raise RecordError("bad_id", f"{name} {v[:60]!r} is not a valid {row[I_FORMAT]} id")
+        if valid is valid_twitter_id:  # fast path, run for every post: all its ids at once
+            ids = [row[i] for _, i in _ID_IDX if row[i] is not None]
+            joined = "".join(ids)
+            ok = joined.isdigit() and joined.isascii() and max(map(len, ids)) <= 20 and all(ids)
+        else:
+            ok = False
+        if not ok:
+            for name, i in _ID_IDX:
+                v = row[i]
+                if v is not None and not valid(v):
+                    raise RecordError("bad_id", f"{name} {v[:60]!r} is not a valid {row[I_FORMAT]} id")
         text = row[I_TEXT]
         if len(text) > lim.max_text_chars:
             raise RecordError("text_too_long", f"text of {len(text)} characters > max_text_chars {lim.max_text_chars}")

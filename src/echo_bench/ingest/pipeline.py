@@ -11,6 +11,14 @@ record: a response page (``data``/``includes``/``meta``) is ``twitter_v2``; a
 post with ``id_str``/``conversationIdStr`` or a ``media`` object is
 ``twscrape``; a post with ``rawContent``/``content`` is ``snscrape``.  A file
 whose first record matches none is quarantined once as ``unknown_format``.
+
+Every file is bounded (``ingest.limits``, :class:`RecordLimits`): it must resolve
+inside its dump (:mod:`.roots`); a JSON Lines line may hold ``max_record_bytes``,
+a whole document ``max_document_bytes``; a ``.gz`` is decompressed as a stream
+that stops at ``max_gzip_ratio`` x the compressed bytes read so far or at
+``max_decompressed_bytes``; a record may nest ``max_depth`` levels.  Each
+violation is a quarantine reason, and a catch-all per record (``internal_error``)
+keeps any other failure of one record from ending the run.
 """
 
 from __future__ import annotations
@@ -31,7 +39,15 @@ import polars as pl
 
 from echo_bench.ingest import snscrape, twitter_v2, twscrape
 from echo_bench.ingest.media import MediaProcessor, MediaSettings
-from echo_bench.ingest.normalize import I_CREATED, I_POST_ID, PostCollector, RecordLimits, micros_of, too_deep
+from echo_bench.ingest.normalize import (
+    I_CREATED,
+    I_POST_ID,
+    PostCollector,
+    RecordLimits,
+    micros_of,
+    text_too_deep,
+    too_deep,
+)
 from echo_bench.ingest.roots import OutsideRoot, open_inside
 from echo_bench.log import progress
 from echo_bench.quarantine import RAW_LIMIT
@@ -170,19 +186,19 @@ class _FileReader:
     def outcome(self) -> str:
         return "unknown_format" if self.unknown else (self.fmt or "empty")
 
-    def record(self, obj: Any, loc: str, raw: Any) -> bool:
+    def record(self, obj: Any, loc: str, raw: Any, shallow: bool = False) -> bool:
         """Handle one top-level record; False when the file turned out to be of no known format.
 
         Whatever goes wrong inside is quarantined as ``internal_error`` (with the
         exception) so that no single record can end the run.
         """
         try:
-            return self._record(obj, loc, raw)
+            return self._record(obj, loc, raw, shallow)
         except Exception as e:  # noqa: BLE001 - the per-record catch-all
             self.sink.reject("internal_error", f"{type(e).__name__}: {e}"[:300], self.rel, loc or "doc", raw)
             return True
 
-    def _record(self, obj: Any, loc: str, raw: Any) -> bool:
+    def _record(self, obj: Any, loc: str, raw: Any, shallow: bool) -> bool:
         fmt = self.fmt
         if fmt is None:
             fmt = detect_format(obj)
@@ -200,7 +216,7 @@ class _FileReader:
             self.fmt = fmt
         sink = self.sink
         limit = sink.limits.max_depth
-        deep = too_deep(obj, limit)
+        deep = not shallow and too_deep(obj, limit)
         if fmt == "twitter_v2":
             if not twitter_v2.looks_like_page(obj):
                 sink.reject("format_mismatch", "record is not a Twitter v2 response page", self.rel, loc or "doc", raw)
@@ -335,7 +351,10 @@ def _read_lines(reader: _FileReader, lines: Iterable[tuple[int, bytes | None]]) 
         except (ValueError, RecursionError) as e:
             sink.reject("bad_json", f"line {n}: {e}"[:300], reader.rel, f"line:{n}", line)
             continue
-        if not reader.record(obj, f"line:{n}", line):
+        # the depth from the text (C speed); the parsed record is walked only when it is too deep
+        limit = limits.max_depth
+        shallow = line.count(b"{") + line.count(b"[") <= limit or not text_too_deep(line, limit)
+        if not reader.record(obj, f"line:{n}", line, shallow):
             return
 
 
@@ -383,12 +402,13 @@ def read_file(path: Path, rel: str, reader: _FileReader) -> str:
             return reader.outcome()
         sink.reject("bad_json", f"{type(e).__name__}: {e}"[:300], rel, "file", data)
         return "bad_json"
+    shallow = not text_too_deep(data, limits.max_depth)
     if type(doc) is list:
         for i, item in enumerate(doc):
-            if not reader.record(item, f"item:{i}", item):
+            if not reader.record(item, f"item:{i}", item, shallow):
                 break
     else:
-        reader.record(doc, "", doc)
+        reader.record(doc, "", doc, shallow)
     return reader.outcome()
 
 
