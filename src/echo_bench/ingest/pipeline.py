@@ -269,7 +269,7 @@ class _BoundedReader:
     64 KiB of them): a decompression bomb stops after a few MB, not GBs.
     """
 
-    _CHUNK = 1 << 20
+    _CHUNK = 1 << 18
 
     def __init__(self, f: Any, gz: bool, limits: RecordLimits) -> None:
         self.raw = f
@@ -294,6 +294,14 @@ class _BoundedReader:
 
     def read_all(self, cap: int) -> bytes:
         """The whole (decompressed) file; :class:`_TooMuch` beyond ``cap`` bytes."""
+        if self.gz is None:  # a plain file: its size is known, one read of exactly that much
+            size = os.fstat(self.raw.fileno()).st_size
+            if size > cap:
+                raise _TooMuch("file_too_large", f"{size} bytes > max_document_bytes {cap}")
+            data = self.raw.read(size + 1)  # (read(n) allocates n bytes: never ask for the cap itself)
+            if len(data) > size:
+                raise _TooMuch("file_too_large", f"grew past its size of {size} bytes while being read")
+            return data
         parts: list[bytes] = []
         size = 0
         while True:
