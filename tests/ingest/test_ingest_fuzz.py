@@ -82,7 +82,8 @@ class Fuzz:
         if twscrape:
             rec.update(id_str=str(i), conversationIdStr=str(i), date="2025-04-01 10:00:00+00:00")
             if self.rng.random() < 0.5:
-                rec["media"] = {"photos": [{"url": self.rng.choice(HOSTILE_URLS)} for _ in range(self.rng.randint(1, 3))]}
+                n = self.rng.randint(1, 3)
+                rec["media"] = {"photos": [{"url": self.rng.choice(HOSTILE_URLS)} for _ in range(n)]}
         elif self.rng.random() < 0.5:
             rec["media"] = [{"_type": "snscrape.modules.twitter.Photo", "fullUrl": self.rng.choice(HOSTILE_URLS)}]
         return self.mutate(rec)

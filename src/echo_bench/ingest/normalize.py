@@ -95,7 +95,9 @@ def micros_of(value: str, key: str) -> int:
     try:
         return to_utc_micros(str(value))
     except RecordError as e:
-        raise ValueError(f"params.yaml ingest.{key}: {e.detail} (give an ISO time with an offset, e.g. 2006-03-21T00:00:00Z)") from None
+        raise ValueError(
+            f"params.yaml ingest.{key}: {e.detail} (give an ISO time with an offset, e.g. 2006-03-21T00:00:00Z)"
+        ) from None
 
 
 @dataclass(frozen=True)
