@@ -169,6 +169,11 @@ JUDGMENTS = pl.Schema(
         "error": pl.Utf8,
         "rating_form": pl.Utf8,  # which verdict spelling was parsed (judge/grading.py FORMS), null if none
         "rejected": pl.Utf8,  # JSON list of the replies the parser rejected: [{attempt, error, text}], null if none
+        # judge identity (echo_bench.judge.identity)
+        "judge_model": pl.Utf8,  # the model string sent
+        "judge_model_reported": pl.Utf8,  # the model the provider reported (the heuristic's name offline)
+        "prompt_sha256": pl.Utf8,  # SHA-256 of the rendered prompt, system + "\0" + user
+        "cache_key": pl.Utf8,  # content address of the verbatim reply in the response cache
     }
 )
 

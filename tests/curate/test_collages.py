@@ -95,3 +95,15 @@ def test_grid_cells_are_the_tiles(tmp_path: Path) -> None:
     assert len(boxes) == 4
     assert boxes[0][0] == 0 and abs(boxes[0][2] - 200 / 408) < 0.02 and abs(boxes[3][1] - 208 / 408) < 0.02
     assert pixels.features(save(photo(9, 320, 240), tmp_path / "one.png"), S).grid is None
+
+
+@pytest.mark.parametrize("band", [(0.70, 0.71), (0.25, 0.34), (0.62, 0.66)])
+def test_a_single_picture_with_a_uniform_band_or_edge_is_not_a_grid(tmp_path: Path, band) -> None:
+    # A horizon, a wall or a flat strip crossing the whole picture off-centre is no cut between
+    # pictures (the embedded sample's single images were split as grids: 66 of its Benchmark samples).
+    img = photo(5, 320, 320).copy()
+    y0, y1 = round(band[0] * 320), round(band[1] * 320)
+    img.paste((128, 140, 150), (0, y0, 320, max(y1, y0 + 1)))
+    lower = img.crop((0, y1, 320, 320)).point(lambda v: min(255, v + 60))  # a straight edge below the band
+    img.paste(lower, (0, y1))
+    assert pixels.features(save(img, tmp_path / "single.png"), S).grid is None

@@ -198,6 +198,7 @@ def test_missing_and_bad_media(tmp_path: Path, settings, images) -> None:
         ("corrupt", "data[3]/media[0]"),
         ("decompression_bomb", "data[4]/media[0]"),
         ("unsupported_format", "data[5]/media[0]"),
+        ("fetch_disabled", "data[6]/media[0]"),  # skipped media are accounted for too
     ]
     assert len(list(store.iterdir())) == 1
     assert res.summary["media"]["by_status"] == {"corrupt": 2, "missing": 1, "ok": 1, "rejected": 2, "skipped": 1}
@@ -267,7 +268,7 @@ def test_media_key_missing_from_includes_and_videos(tmp_path: Path, settings) ->
         ("3_404", "missing", "media_not_in_includes"),
         ("7_1", "skipped", "not_a_photo"),
     ]
-    assert res.quarantine["reason"].to_list() == ["media_not_in_includes"]
+    assert res.quarantine["reason"].to_list() == ["media_not_in_includes", "not_a_photo"]
     assert res.posts["media_keys"].to_list() == [["3_404"], ["7_1"]]
 
 

@@ -20,6 +20,9 @@ INGEST_PARAMS = {
     "max_pixels": 50_000_000,
     "workers": 2,
     "fetch": {"enabled": False, "allow_private": False, "timeout_s": 10, "max_bytes": 20_000_000, "max_redirects": 3},
+    "limits": {"max_depth": 64, "max_record_bytes": 10_000_000, "max_document_bytes": 200_000_000,
+               "max_text_chars": 100_000, "max_gzip_ratio": 100, "max_decompressed_bytes": 2_000_000_000,
+               "min_created_at": "2006-03-21T00:00:00Z", "max_created_at": "2100-01-01T00:00:00Z"},
 }
 
 OUTPUTS = {
@@ -93,8 +96,9 @@ def test_stage_is_deterministic_and_prunes_stale_media(repo: Path) -> None:
 
 def test_stage_accepts_dotted_param_keys(repo: Path) -> None:
     dotted = {"ingest.dumps": INGEST_PARAMS["dumps"]}
-    dotted.update({f"ingest.{k}": v for k, v in INGEST_PARAMS.items() if k not in ("dumps", "fetch")})
+    dotted.update({f"ingest.{k}": v for k, v in INGEST_PARAMS.items() if k not in ("dumps", "fetch", "limits")})
     dotted.update({f"ingest.fetch.{k}": v for k, v in INGEST_PARAMS["fetch"].items()})
+    dotted.update({f"ingest.limits.{k}": v for k, v in INGEST_PARAMS["limits"].items()})
     summary = _run(dotted)
     assert summary["posts"] == 5
     missing = {k: v for k, v in dotted.items() if k != "ingest.max_pixels"}

@@ -26,7 +26,7 @@ def random_judgments(rng, n_prompts=30, models=("a", "b", "c", "d"), judges=("j1
                     st, sc = "parse_failed", None
                 else:
                     st, sc = "ok", float(np.clip(round(3 + quality[m] + rng.normal(0, 2)), 1, 10))
-                rows.append(("s", f"p{p:03d}", m, j, "offline", "t", 0, None, sc, st, None, None, None))
+                rows.append(("s", f"p{p:03d}", m, j, "offline", "t", 0, None, sc, st, None, None, None, None, None, None, None))
     from echo_bench.schemas import JUDGMENTS
 
     return pl.DataFrame(rows, schema=JUDGMENTS, orient="row")

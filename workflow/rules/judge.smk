@@ -24,6 +24,8 @@ rule judge:
 rule winrates:
     input:
         judgments="data/judge/judgments/{split}.parquet",
+        samples="data/splits/{split}.parquet",
+        metrics=rules.metric_tables.output.values,
     output:
         table="results/judge/winrates_{split}.csv",
         json="results/judge/winrates_{split}.json",
@@ -32,10 +34,16 @@ rule winrates:
         plot="results/plots/winrates/{split}.csv",
         figure_pdf="paper/figures/winrates/{split}.pdf",
         figure_png="paper/figures/winrates/{split}.png",
+        categories="results/judge/categories_{split}.csv",
+        categories_json="results/judge/categories_{split}.json",
+        categories_metrics="results/judge/categories_headline/{split}.json",
+        reliability="results/judge/reliability_{split}.json",
+        reliability_metrics="results/judge/reliability_headline/{split}.json",
     log:
         "logs/winrates/{split}.log",
     params:
-        cfg=select("judge.judges", "judge.missing_output", "judge.vote_rule", "judge.bootstrap", "judge.bradley_terry"),
+        cfg=select("judge.judges", "judge.missing_output", "judge.vote_rule", "judge.bootstrap", "judge.bradley_terry",
+                   "judge.categories"),
     script:
         STAGE_SCRIPT
 
@@ -50,6 +58,35 @@ rule judged:
         summary=summary("judge"),
     log:
         log_of("judge"),
+    params:
+        cfg={},
+        stage="collate",
+    script:
+        STAGE_SCRIPT
+
+
+# Per task category / metric-applicability class, and the judge reliability section (docs/judging.md).
+rule judged_categories:
+    input:
+        parts=expand("results/judge/categories_headline/{split}.json", split=SPLITS),
+    output:
+        metrics="results/metrics/judge_categories.json",
+    log:
+        log_of("judge_categories"),
+    params:
+        cfg={},
+        stage="collate",
+    script:
+        STAGE_SCRIPT
+
+
+rule judged_reliability:
+    input:
+        parts=expand("results/judge/reliability_headline/{split}.json", split=SPLITS),
+    output:
+        metrics="results/metrics/judge_reliability.json",
+    log:
+        log_of("judge_reliability"),
     params:
         cfg={},
         stage="collate",

@@ -16,8 +16,10 @@ rule paper:
         wordcloud=rules.feedback.output.wordcloud,
         compare_json=rules.compare.output.compare_json,
         taxonomy=rules.taxonomy.output.taxonomy,
+        categories=expand("results/judge/categories_{split}.json", split=REPORTED_SPLITS),
     output:
         winrates_tex="paper/tables/winrates.tex",
+        category_winrates_tex="paper/tables/category_winrates.tex",
         metrics_tex="paper/tables/metrics.tex",
         compare_tex="paper/tables/compare.tex",
         taxonomy_tex="paper/tables/taxonomy.tex",

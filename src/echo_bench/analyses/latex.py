@@ -116,6 +116,34 @@ def winrates_table(results: Mapping[str, Mapping[str, Any]], *, digits: int = 2)
                      rows)
 
 
+
+def category_winrates_table(docs: Mapping[str, Mapping[str, Any]], *, digits: int = 2) -> str:
+    """Task categories (primary taxonomy label) x models: win rate [95% CI] per split, from categories_<split>.json."""
+    rows = []
+    models: list[str] = []
+    for d in docs.values():
+        for e in d.get("groupings", {}).get("category", {}).values():
+            models += [m for m in e.get("win_rate", {}) if m not in models]
+    models = sorted(models)
+    for split, d in docs.items():
+        for group, e in d.get("groupings", {}).get("category", {}).items():
+            cells = [SPLIT_LABEL.get(split, esc(split)), esc(group.replace("_", " ")), str(e.get("prompts", 0))]
+            for m in models:
+                v = e.get("win_rate", {}).get(m)
+                if v is None:
+                    cells.append("--")
+                else:
+                    cells.append(f"{num(v, digits)} [{num(e['win_rate_ci_low'].get(m), digits)}, "
+                                 f"{num(e['win_rate_ci_high'].get(m), digits)}]")
+            rows.append(cells)
+    offline = any(d.get("offline_only") for d in docs.values())
+    cap = ("Win rates per task category (primary label of the offline taxonomy rules), each with a 95\% bootstrap "
+           "interval over the category's prompts; -- = too few prompts (judge.categories.min\_prompts).")
+    if offline:
+        cap += " Offline heuristic judge (measurable signals, no VLM): a pipeline check, not the paper's numbers."
+    return table_env("tab:category-winrates", cap, "llr" + "c" * len(models), ["Split", "Category", "Prompts"]
+                     + [esc(m) for m in models], rows, fit=True)
+
 METRIC_LABEL = {
     "color_shift": ("Color shift", False),
     "face_identity": ("Face identity", True),

@@ -67,11 +67,19 @@ def as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
+#: Microseconds since 1970 of 0001-01-01 and 10000-01-01 (UTC): the days Python's ``datetime.date`` can hold.
+_FIRST_US, _END_US = -62_135_596_800_000_000, 253_402_300_800_000_000
+
+
 def _per_day(times: pl.Series) -> dict[dt.date, int]:
     times = times.drop_nulls()
+    if isinstance(times.dtype, pl.Datetime):  # any instant polars holds; days Python cannot hold are not counted
+        times = times.dt.convert_time_zone("UTC") if times.dtype.time_zone else times
+        us = times.dt.timestamp("us")
+        times = times.filter((us >= _FIRST_US) & (us < _END_US))
     if times.is_empty():
         return {}
-    days = times.dt.convert_time_zone("UTC").dt.date() if isinstance(times.dtype, pl.Datetime) else times
+    days = times.dt.date() if isinstance(times.dtype, pl.Datetime) else times
     counts = days.value_counts()
     return {d: int(n) for d, n in counts.iter_rows()}
 

@@ -302,6 +302,17 @@ def _regular(cuts: list[tuple[int, int, str]], size: int) -> bool:
     return max(lengths) - min(lengths) <= 0.06 * size
 
 
+def _reliable_cuts(cuts: list[tuple[int, int, str]], size: int) -> list[tuple[int, int, str]]:
+    """The cuts of one axis that split a picture into cells: only a regular set (cells equal
+    within 6%), first with every cut, else with the gutters alone.  A single picture has
+    uniform bands and straight edges too (a horizon, a wall, a banner), rarely at exactly
+    equal spacing; a collage of outputs, with or without gutters, has its cells equal."""
+    if cuts and _regular(cuts, size):
+        return cuts
+    gutters = [c for c in cuts if c[2] == "gutter"]
+    return gutters if gutters and _regular(gutters, size) else []
+
+
 def find_grid(gray: np.ndarray, scale: float) -> Grid | None:
     """The grid of an image made of several pictures (rule M3b), or None for a single picture.
 
@@ -312,11 +323,11 @@ def find_grid(gray: np.ndarray, scale: float) -> Grid | None:
     g = gray.astype(np.float32)
     if float(np.median(g.std(axis=0))) <= 8.0:
         return None
-    xc = _axis_cuts(g)
-    yc = _axis_cuts(g.T)
+    h, w = g.shape
+    xc = _reliable_cuts(_axis_cuts(g), w)
+    yc = _reliable_cuts(_axis_cuts(g.T), h)
     if not xc and not yc:
         return None
-    h, w = g.shape
     full_w, full_h = round(w * scale), round(h * scale)
     sim = 0.0
     if len(xc) + len(yc) == 1:

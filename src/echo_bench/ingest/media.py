@@ -15,6 +15,13 @@ Resolution of a media reference, in order:
    :func:`echo_bench.ingest.fetch.fetch_image` when ``ingest.fetch.enabled``,
    else the row is ``skipped`` / ``fetch_disabled``.
 
+Every file found, whichever way (path, name, stem or media key), must resolve
+after following symlinks inside an allowed root, and is opened with
+``O_NOFOLLOW`` (:mod:`echo_bench.ingest.roots`).  A dump given as a file has
+its folder as root and only ``<folder>/media`` as media folder.  Every row that
+is not ``ok`` (``skipped`` included) is also a quarantine row, and the summary
+counts them (``media.quarantined``, ``media.posts_with_unusable_media``).
+
 Validation (Pillow): at most ``max_bytes`` bytes; only JPEG, PNG, GIF and WebP
 decoders are tried; the header's width x height must not exceed ``max_pixels``
 (checked before the pixels are decoded, with ``Image.MAX_IMAGE_PIXELS`` set to
@@ -46,6 +53,7 @@ from PIL import Image, UnidentifiedImageError
 
 from echo_bench.ingest.fetch import FetchError, fetch_image, make_client
 from echo_bench.ingest.normalize import PostMedia
+from echo_bench.ingest.roots import OutsideRoot, inside, open_inside, resolve_inside
 from echo_bench.io import write_bytes
 from echo_bench.quarantine import Quarantine
 from echo_bench.schemas import MEDIA
@@ -189,16 +197,18 @@ def check_bytes(data: bytes, max_pixels: int) -> Outcome:
 # --- local resolution ---------------------------------------------------------------
 
 
-def _inside(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
 class DumpMedia:
-    """Where the media of one dump may be: its root and the media folders."""
+    """Where the media of one dump may be: its root and the media folders.
 
-    def __init__(self, root: Path, media_dir: Path | None) -> None:
+    ``dump`` is the dump folder, or the dump file (then its folder is the root
+    and only ``<folder>/media`` is searched, nothing above it).
+    """
+
+    def __init__(self, dump: Path, media_dir: Path | None) -> None:
+        is_file = dump.is_file()
+        root = dump.parent if is_file else dump
         self.root = root
-        candidates = [root / "media", root.parent / "media"]
+        candidates = [root / "media"] if is_file else [root / "media", root.parent / "media"]
         if media_dir is not None:
             candidates.append(media_dir)
         self.search_dirs: list[Path] = []
@@ -208,6 +218,13 @@ class DumpMedia:
         self.allowed_roots = [os.path.realpath(root)] + [os.path.realpath(d) for d in self.search_dirs]
         self._by_name: dict[str, Path] | None = None
         self._by_stem: dict[str, Path] = {}
+
+    def checked(self, path: Path) -> str:
+        """The resolved ``path`` if it lies inside the allowed roots; else :class:`MediaError` ``path_traversal``."""
+        try:
+            return resolve_inside(path, self.allowed_roots)
+        except OutsideRoot as e:
+            raise MediaError("path_traversal", str(e)) from None
 
     def _index(self) -> dict[str, Path]:
         if self._by_name is None:
@@ -244,8 +261,7 @@ class DumpMedia:
         p = PurePosixPath(s)
         is_abs = p.is_absolute() or re.match(r"^[A-Za-z]:/", s) is not None
         candidate = Path(s) if is_abs else self.root / p
-        real = os.path.realpath(candidate)
-        if not any(_inside(real, r) for r in self.allowed_roots):
+        if not any(inside(os.path.realpath(candidate), r) for r in self.allowed_roots):
             raise MediaError("path_traversal", f"{ref!r} points outside the dump and its media folders")
         if candidate.exists():
             return candidate
@@ -258,7 +274,8 @@ class DumpMedia:
         return ", ".join(str(d) for d in self.search_dirs) or "no media folder"
 
 
-def read_file(path: Path, max_bytes: int) -> bytes:
+def read_file(path: Path, max_bytes: int, roots: list[str]) -> bytes:
+    """The bytes of a media file that resolves inside ``roots`` (see :func:`open_inside`)."""
     try:
         st = os.stat(path)
     except OSError as e:
@@ -268,8 +285,10 @@ def read_file(path: Path, max_bytes: int) -> bytes:
     if st.st_size > max_bytes:
         raise MediaError("too_large", f"{st.st_size} bytes > max_bytes {max_bytes}")
     try:
-        with open(path, "rb") as f:
+        with open_inside(path, roots) as f:
             data = f.read(max_bytes + 1)
+    except OutsideRoot as e:
+        raise MediaError("path_traversal", str(e)) from None
     except OSError as e:
         raise MediaError("missing_media", f"cannot read {path}: {e.strerror}") from None
     if len(data) > max_bytes:
@@ -292,6 +311,7 @@ class MediaProcessor:
         self.settings = settings
         self.store = store
         self.dumps = [DumpMedia(r, settings.media_dir) for r in dump_roots]
+        self.allowed_roots = sorted({r for d in self.dumps for r in d.allowed_roots})
         self.counters: Counter[str] = Counter()
         self._client: Any = None
 
@@ -299,33 +319,36 @@ class MediaProcessor:
     def _source(self, ref_url: str | None, media_key: str, mtype: str | None, dump: DumpMedia) -> tuple | Outcome:
         if mtype is not None and mtype != "photo":
             return failed("not_a_photo", f"{mtype} media are not ingested")
+        try:
+            return self._plan(ref_url, media_key, dump)
+        except MediaError as e:
+            return failed(e.reason, e.detail)
+
+    def _plan(self, ref_url: str | None, media_key: str, dump: DumpMedia) -> tuple | Outcome:
+        """The source of a photo reference; every local file found is checked against the allowed roots."""
         if not ref_url:
             found = dump.find(None, media_key)
             if found is not None:
-                return ("file", os.path.realpath(found))
+                return ("file", dump.checked(found))
             return failed("no_url", "the dump gives no url for this media")
         scheme = urlsplit(ref_url).scheme.lower() if "://" in ref_url or ref_url[:5].lower() == "data:" else ""
         if scheme in ("http", "https"):
             found = dump.find(_url_name(ref_url), media_key)
             if found is not None:
-                return ("file", os.path.realpath(found))
+                return ("file", dump.checked(found))
             if not self.settings.fetch_enabled:
                 return failed("fetch_disabled", "remote media and ingest.fetch.enabled is false")
             return ("url", ref_url)
         if scheme:
             return failed("bad_scheme", f"{scheme!r} URLs are not read")
-        try:
-            path = dump.resolve_local(ref_url, media_key)
-        except MediaError as e:
-            return failed(e.reason, e.detail)
-        return ("file", os.path.realpath(path))
+        return ("file", dump.checked(dump.resolve_local(ref_url, media_key)))
 
     def _load(self, source: tuple) -> Outcome:
         kind, where = source
         s = self.settings
         if kind == "file":
             try:
-                data = read_file(Path(where), s.max_bytes)
+                data = read_file(Path(where), s.max_bytes, self.allowed_roots)
             except MediaError as e:
                 return failed(e.reason, e.detail)
         else:
@@ -361,8 +384,8 @@ class MediaProcessor:
         planned: list[tuple[PostMedia, int, Any]] = []
         sources: dict[tuple, None] = {}
         for pm in items:
-            dump = self.dumps[pm.dump_index]
             for pos, ref in enumerate(pm.refs):
+                dump = self.dumps[pm.dump_index if ref.dump_index is None else ref.dump_index]
                 if ref.problem:
                     plan: Any = failed(ref.problem, f"media key {ref.media_key} is not described in the page's includes")
                 else:
@@ -396,6 +419,7 @@ class MediaProcessor:
         cols: dict[str, list] = {c: [] for c in MEDIA.names()}
         first_key: dict[str, str] = {}
         stored: set[str] = set()
+        posts_not_ok: set[str] = set()
         for pm, pos, plan in planned:
             ref = pm.refs[pos]
             out = outcomes[plan] if isinstance(plan, tuple) else plan
@@ -408,7 +432,9 @@ class MediaProcessor:
                 stored.add(f"{out.sha256}.{out.ext}")
                 if store_prefix is not None:
                     path = f"{store_prefix}/{out.sha256}.{out.ext}"
-            elif out.status != "skipped":
+            else:  # missing, corrupt, rejected and skipped (fetch disabled, not a photo) alike
+                self.counters["quarantined"] += 1
+                posts_not_ok.add(pm.post_id)
                 quarantine.add(
                     out.reason or out.status,
                     f"post {pm.post_id} media {ref.media_key}: {out.detail}",
@@ -433,6 +459,7 @@ class MediaProcessor:
             if out.reason:
                 self.counters[f"reason.{out.reason}"] += 1
         self.counters["refs"] = len(planned)
+        self.counters["posts_with_unusable_media"] = len(posts_not_ok)
         self.counters["distinct_images"] = len(first_key)
         self.counters["duplicate_refs"] = sum(1 for d in cols["duplicate_of"] if d is not None)
         if self.store is not None:

@@ -136,4 +136,4 @@ def parse_record(
         source_file,
         loc,
     )
-    sink.add(row, refs, dump_index)
+    sink.add(row, refs, dump_index, rec)

@@ -18,6 +18,7 @@ from echo_bench.ingest.normalize import (
     RecordError,
     as_id,
     to_utc_micros,
+    too_deep,
 )
 
 FORMAT = "twitter_v2"
@@ -79,8 +80,13 @@ def parse_page(
     dump_index: int,
     source_file: str,
     prefix: str = "",
+    max_post_depth: int | None = None,
 ) -> int:
-    """Add every post of ``page`` to ``sink``; returns the number of post records read."""
+    """Add every post of ``page`` to ``sink``; returns the number of post records read.
+
+    With ``max_post_depth``, a post nested deeper is quarantined as ``too_deep``
+    (the caller sets it when the page as a whole is too deep).
+    """
     extra = page.keys() - PAGE_FIELDS
     if extra:
         sink.count_unknown(f"{FORMAT}.page", extra)
@@ -123,6 +129,9 @@ def parse_page(
         if type(t) is not dict:
             sink.reject("bad_record", f"post is a {type(t).__name__}, not an object", source_file, loc, t)
             continue
+        if max_post_depth is not None and too_deep(t, max_post_depth):
+            sink.reject("too_deep", f"post nests more than {max_post_depth} levels", source_file, loc, t)
+            continue
         if not t.keys() <= TWEET_FIELDS:
             sink.count_unknown(FORMAT, t.keys() - TWEET_FIELDS)
         try:
@@ -133,7 +142,7 @@ def parse_page(
         except Exception as e:  # noqa: BLE001 - a record of an unexpected shape must not stop the run
             sink.reject("bad_record", f"{type(e).__name__}: {e}"[:300], source_file, loc, t)
             continue
-        add(row, refs, dump_index)
+        add(row, refs, dump_index, t)
     sink.records_by_format[FORMAT] += n
     return n
 

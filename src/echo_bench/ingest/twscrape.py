@@ -81,12 +81,18 @@ def media_items(media: Any) -> list[tuple[str, str | None]]:
         raise RecordError("bad_field", f"media is a {type(media).__name__}, not an object")
     out: list[tuple[str, str | None]] = []
     for p in _list(media.get("photos")):
-        out.append(("photo", p.get("url") if type(p) is dict else None))
+        out.append(("photo", _url(p, "url")))
     for v in _list(media.get("videos")):
-        out.append(("video", v.get("thumbnailUrl") if type(v) is dict else None))
+        out.append(("video", _url(v, "thumbnailUrl")))
     for a in _list(media.get("animated")):
-        out.append(("animated_gif", a.get("thumbnailUrl") if type(a) is dict else None))
+        out.append(("animated_gif", _url(a, "thumbnailUrl")))
     return out
+
+
+def _url(item: Any, key: str) -> str | None:
+    """``item[key]`` when it is a non-empty string (anything else: no url)."""
+    url = item.get(key) if type(item) is dict else None
+    return url if type(url) is str and url else None
 
 
 def parse_record(rec: dict, sink: PostCollector, *, dump_index: int, source_file: str, loc: str) -> None:

@@ -56,6 +56,7 @@ from typing import Any
 
 import polars as pl
 
+from echo_bench.judge import identity
 from echo_bench.llm import LLMRequest
 from echo_bench.prompts import TemplateError
 from echo_bench.prompts import load as load_template
@@ -310,6 +311,7 @@ def build_request(item: Item, *, template: str, repeat: int = 0, offline_signals
 
 
 def _row(item: Item, judge: str, backend: str, template: str, repeat: int, **kw: Any) -> dict[str, Any]:
+    """One JUDGMENTS row; the identity fields (module :mod:`echo_bench.judge.identity`) come in ``kw``."""
     return {
         "split": item.split,
         "sample_id": item.sample_id,
@@ -324,6 +326,10 @@ def _row(item: Item, judge: str, backend: str, template: str, repeat: int, **kw:
         "error": kw.get("error"),
         "rating_form": kw.get("rating_form"),
         "rejected": json.dumps(list(kw["rejected"]), ensure_ascii=False, sort_keys=True) if kw.get("rejected") else None,
+        "judge_model": kw.get("judge_model"),
+        "judge_model_reported": kw.get("judge_model_reported"),
+        "prompt_sha256": kw.get("prompt_sha256"),
+        "cache_key": kw.get("cache_key"),
     }
 
 
@@ -346,24 +352,32 @@ def grade(
     the item (also those before a successful re-ask) is in ``rejected``.
     """
     offline = backend == "offline"
+    sent = getattr(client, "model", None) or None
     todo: list[tuple[Item, int]] = []
     for it in items:
         for r in range(repeats):
             if it.has_output:
                 todo.append((it, r))
-    replies = client.run([build_request(it, template=template, repeat=r, offline_signals=offline) for it, r in todo])
+    requests = [build_request(it, template=template, repeat=r, offline_signals=offline) for it, r in todo]
+    replies = client.run(requests)
     if len(replies) != len(todo):
         raise RuntimeError(f"judge {judge}: client returned {len(replies)} replies for {len(todo)} requests")
-    by_key = {(it.sample_id, it.model, r): rep for (it, r), rep in zip(todo, replies)}
+    by_key = {(it.sample_id, it.model, r): (req, rep) for (it, r), req, rep in zip(todo, requests, replies)}
     rows: list[dict[str, Any]] = []
     for it in items:
         for r in range(repeats):
             if not it.has_output:
-                rows.append(_row(it, judge, backend, template, r, status=NO_OUTPUT, error=it.reason))
+                rows.append(_row(it, judge, backend, template, r, status=NO_OUTPUT, error=it.reason, judge_model=sent))
                 continue
-            rep = by_key[(it.sample_id, it.model, r)]
+            req, rep = by_key[(it.sample_id, it.model, r)]
             tpl = getattr(rep, "template", None) or template
             rejected = tuple(getattr(rep, "rejected", ()) or ())
+            ident = {
+                "judge_model": sent,
+                "judge_model_reported": identity.reported_model(client, rep, backend=backend),
+                "prompt_sha256": identity.prompt_sha256(tpl, req.variables),
+                "cache_key": getattr(rep, "cache_key", None) or None,
+            }
             if not rep.ok:
                 unparsed = (rep.error or "").split(":", 1)[0] == "unparsed_reply"
                 p = parse_rating(rep.text) if unparsed else None
@@ -375,6 +389,7 @@ def grade(
                         error=rep.error or "call failed",
                         rating_form=p.form if p is not None else None,
                         rejected=rejected,
+                        **ident,
                     )
                 )
                 continue
@@ -383,6 +398,7 @@ def grade(
                 _row(
                     it, judge, backend, tpl, r,
                     status=p.status, raw=rep.text, score=p.score, error=p.error, rating_form=p.form, rejected=rejected,
+                    **ident,
                 )
             )
     return rows

@@ -68,6 +68,11 @@ FIELDS: dict[str, dict[str, tuple[str, str]]] = {
         "error": ("error text when not ok", "judge stage"),
         "rating_form": ("which verdict spelling the parser matched (e.g. rating_brackets), null if none", "judge stage parser"),
         "rejected": ("JSON list of the replies the parser rejected, verbatim, with attempt numbers", "judge stage"),
+        "judge_model": ("the judge's model string as sent", "params judge.judges"),
+        "judge_model_reported": ("the model the provider reported in its reply (the heuristic's name offline)",
+                                 "the judge's backend"),
+        "prompt_sha256": ("SHA-256 of the rendered prompt, system + NUL + user", "judge stage"),
+        "cache_key": ("content address of the verbatim reply in the response cache", "LLM client"),
     },
     "metric_values": {
         "split": ("benchmark split", "metrics stage"),

@@ -8,7 +8,9 @@ Outputs: ``posts`` (POSTS), ``media`` (MEDIA), ``quarantine`` (QUARANTINE),
 the runner from the returned dict).
 Params: ``ingest.dumps``, ``ingest.media_dir``, ``ingest.max_bytes``,
 ``ingest.max_pixels``, ``ingest.workers``, ``ingest.fetch.{enabled,
-allow_private, timeout_s, max_bytes, max_redirects}`` (the rule may declare
+allow_private, timeout_s, max_bytes, max_redirects}``, ``ingest.limits.{max_depth,
+max_record_bytes, max_document_bytes, max_text_chars, max_gzip_ratio,
+max_decompressed_bytes, min_created_at, max_created_at}`` (the rule may declare
 ``ingest`` as a whole).
 """
 
@@ -38,11 +40,24 @@ def _param(params: Mapping[str, Any], key: str) -> Any:
     return params[key]  # StageParams: raises, naming the undeclared key
 
 
+LIMIT_KEYS = (
+    "max_depth",
+    "max_record_bytes",
+    "max_document_bytes",
+    "max_text_chars",
+    "max_gzip_ratio",
+    "max_decompressed_bytes",
+    "min_created_at",
+    "max_created_at",
+)
+
+
 def settings_from_params(params: Mapping[str, Any]) -> IngestSettings:
     keys = ("media_dir", "max_bytes", "max_pixels", "workers")
     fetch_keys = ("enabled", "allow_private", "timeout_s", "max_bytes", "max_redirects")
     cfg: dict[str, Any] = {k: _param(params, f"ingest.{k}") for k in keys}
     cfg["fetch"] = {k: _param(params, f"ingest.fetch.{k}") for k in fetch_keys}
+    cfg["limits"] = {k: _param(params, f"ingest.limits.{k}") for k in LIMIT_KEYS}
     return IngestSettings.from_mapping(cfg)
 
 

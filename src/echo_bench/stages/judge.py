@@ -22,6 +22,7 @@ import polars as pl
 
 from echo_bench.io import read_parquet, write_parquet
 from echo_bench.judge.grading import grade, judge_items, judgments_frame
+from echo_bench.judge.identity import alias_warning, judge_identity
 from echo_bench.judge.offline import OfflineJudge, table_signals
 from echo_bench.llm import make_client
 from echo_bench.llm.usage import UsageMeter
@@ -118,7 +119,10 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
     df = judgments_frame(rows)
     write_parquet(df, outputs["judgments"], JUDGMENTS)
     log.info("judge: wrote %d judgments to %s", df.height, outputs["judgments"])
+    who = identity_summary(df, log)
     return {
+        "judge_identity": who,
+        "warnings": alias_warning(who),
         "split": split,
         "template": template,
         "repeats": repeats,
@@ -135,6 +139,14 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
         "judges": per_judge,
         "llm_usage": {f"judge:{split}": merge_usage(j["usage"] for j in per_judge.values())},
     }
+
+
+def identity_summary(judgments: pl.DataFrame, log: logging.Logger) -> list[dict[str, Any]]:
+    """Who judged (models sent and reported, templates), with a warning per rolling alias (judge.identity)."""
+    who = judge_identity(judgments) if judgments.height else []
+    for w in alias_warning(who):
+        log.warning("judge: %s", w)
+    return who
 
 
 def merge_usage(usages) -> dict[str, dict[str, Any]]:

@@ -147,6 +147,11 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
     if compare:
         macros["echoTopK"] = compare.get("top_k")
     tables["macros_tex"] = latex.macros(macros)
+    # per task category win rates (issue 14): results/judge/categories_<split>.json
+    categories = {Path(p).stem.removeprefix("categories_"): read_json(p) for p in paths(inputs.get("categories"))
+                  if Path(p).exists()}
+    if outputs.get("category_winrates_tex"):
+        tables["category_winrates_tex"] = latex.category_winrates_table(categories, digits=wr_digits)
 
     written = []
     for key, text in tables.items():

@@ -1,14 +1,17 @@
 """Stage 7b, winrates: judgments -> battles, the vote, win rates with honest intervals.
 
-inputs:  judgments (JUDGMENTS Parquet of one split)
+inputs:  judgments (JUDGMENTS Parquet of one split); optional samples (SAMPLES of the split) and
+         metrics (METRIC_VALUES), for the per-category / per-applicability win rates
 outputs: table (CSV, one row per model), json (everything: win rates, Bradley-Terry,
          mean scores per judge, agreement, rating distributions, repeat spread),
          metrics (DVC metrics JSON of headline numbers), plot (CSV for `dvc plots`:
          model, win_rate, ci_low, ci_high), figure_pdf, figure_png, summary;
-         agreement (CSV of pairwise judge agreement), optional
+         agreement (CSV of pairwise judge agreement), optional; optional (issue 14):
+         categories (CSV, GROUP_WINRATES), categories_json, categories_metrics (DVC metrics),
+         reliability (JSON, the reliability section), reliability_metrics (DVC metrics)
 params:  judge.judges (names and weights), judge.missing_output, judge.vote_rule,
          judge.bootstrap.n, judge.bootstrap.seed, judge.bootstrap.level,
-         judge.bradley_terry.prior
+         judge.bradley_terry.prior, judge.categories.min_prompts
 
 Domain logic: :mod:`echo_bench.judge.report` (and the modules it uses).
 """
@@ -18,12 +21,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from echo_bench.io import atomic_path, read_parquet, write_json
-from echo_bench.judge.report import analyze, headline
+from echo_bench.judge.categories import group_summary, group_win_rates, sample_groups
+from echo_bench.judge.categories import headline as group_headline
+from echo_bench.judge.identity import alias_warning, judge_identity
+from echo_bench.judge.reliability import reliability
+from echo_bench.judge.report import _clean, analyze, headline
 from echo_bench.params import StageParams
-from echo_bench.schemas import JUDGMENTS
+from echo_bench.schemas import JUDGMENTS, METRIC_VALUES, SAMPLES
 
 
 def _write_csv(df: pl.DataFrame, path: str) -> None:
@@ -83,6 +91,66 @@ def figure(per_model: pl.DataFrame, results: dict[str, Any], pdf: str | None, pn
     plt.close(fig)
 
 
+def categories_and_reliability(inputs, outputs, params, judgments, weights, results, log) -> dict[str, Any]:
+    """Per-category win rates and the reliability section, each only when its outputs are asked for (issue 14)."""
+    kw = {
+        "missing_output": str(params["judge.missing_output"]),
+        "vote_rule": str(params["judge.vote_rule"]),
+        "n_boot": int(params["judge.bootstrap.n"]),
+        "seed": int(params["judge.bootstrap.seed"]),
+        "level": float(params["judge.bootstrap.level"]),
+    }
+    out: dict[str, Any] = {}
+    if outputs.get("reliability"):
+        models = results["models"]
+        bt_ci = (np.array([_nan(m["bt_elo_ci_low"]) for m in models]), np.array([_nan(m["bt_elo_ci_high"]) for m in models]))
+        doc = reliability(judgments, weights=weights, bt_intervals=bt_ci, **kw)
+        doc["split"] = results["split"]
+        doc["judge_identity"] = judge_identity(judgments) if judgments.height else []
+        doc["warnings"] = alias_warning(doc["judge_identity"])
+        write_json(outputs["reliability"], _clean(doc))
+        if outputs.get("reliability_metrics"):
+            write_json(outputs["reliability_metrics"], _clean(reliability_headline(doc)))
+        out["reliability_warnings"] = doc["warnings"]
+        log.info("winrates: reliability: alpha %s, effective judges %s", doc["krippendorff_alpha"], doc["effective_judges"])
+    if outputs.get("categories") and inputs.get("samples"):
+        samples = read_parquet(inputs["samples"], SAMPLES)
+        metric_values = read_parquet(inputs["metrics"], METRIC_VALUES) if inputs.get("metrics") else None
+        if metric_values is not None and results["split"] is not None:
+            metric_values = metric_values.filter(pl.col("split") == results["split"])
+        groups = sample_groups(samples.filter(pl.col("sample_id").is_in(judgments["sample_id"].unique().to_list())),
+                               metric_values)
+        table = group_win_rates(judgments, groups, weights=weights,
+                                min_prompts=int(params.get("judge.categories.min_prompts", 1)),
+                                bt_prior=float(params["judge.bradley_terry.prior"]), **kw)
+        _write_csv(table, outputs["categories"])
+        summary = {**group_summary(table, groups), "split": results["split"], "offline_only": results["offline_only"]}
+        if outputs.get("categories_json"):
+            write_json(outputs["categories_json"], _clean(summary))
+        if outputs.get("categories_metrics"):
+            write_json(outputs["categories_metrics"], _clean(group_headline(summary)))
+        out["category_groups"] = summary["samples_per_group"]
+    return out
+
+
+def _nan(x: Any) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def reliability_headline(doc: dict[str, Any]) -> dict[str, Any]:
+    """The DVC metrics of the reliability section."""
+    ae = doc["alone_vs_ensemble"]
+    return {
+        "krippendorff_alpha_interval": doc["krippendorff_alpha"]["interval"],
+        "krippendorff_alpha_ordinal": doc["krippendorff_alpha"]["ordinal"],
+        "separability": ae["ensemble"]["separability"]["share"],
+        "separability_alone": {j["judge"]: j["separability"]["share"] for j in ae["judges"]},
+        "effective_judges": doc["effective_judges"]["design_effect"],
+        "parse_failure_rate": {r["judge"]: r["parse_failure_rate"] for r in doc["parse_failures"]},
+        "alias_warnings": len(doc["warnings"]),
+    }
+
+
 def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, log: logging.Logger) -> dict[str, Any]:
     judges = params["judge.judges"]
     weights = {str(j["name"]): float(j["weight"]) for j in judges}
@@ -122,7 +190,9 @@ def run(inputs: dict[str, str], outputs: dict[str, str], params: StageParams, lo
         pairs = results["agreement"]["pairs"]
         _write_csv(pl.DataFrame(pairs) if pairs else pl.DataFrame({"judge_a": [], "judge_b": []}), outputs["agreement"])
     figure(per_model, results, outputs.get("figure_pdf"), outputs.get("figure_png"))
+    extra = categories_and_reliability(inputs, outputs, params, judgments, weights, results, log)
     return {
+        **extra,
         "split": results["split"],
         "rows_of_other_splits": other,
         "counts": c,
