@@ -347,3 +347,31 @@ def test_provenance_warns_about_tolerated_failures_and_sums_the_ledgers():
     assert len(lines) == 1 and lines[0].startswith("relevance: 3 of 301") and "dvc repro -f -s relevance" in lines[0]
     cumulative = llm_cumulative_by_step(summaries)
     assert cumulative["total"] == {"requests_sent": 410, "cost_usd": 0.75}
+
+
+# --- 1 and 2 for the metric steps: applicability no longer falls back silently -----------------
+
+
+def _applicability_samples(n: int) -> pl.DataFrame:
+    return pl.DataFrame({
+        "sample_id": [f"s{i}" for i in range(n)],
+        "prompt": [f"make the photo {i} look like a watercolour" for i in range(n)],
+        "task_type": ["edit"] * n,
+        "input_images": [[] for _ in range(n)],
+    }, schema={"sample_id": pl.Utf8, "prompt": pl.Utf8, "task_type": pl.Utf8, "input_images": pl.List(pl.Utf8)})
+
+
+def test_applicability_llm_that_fails_fails_the_metrics_step(tmp_path, key):
+    from echo_bench.metrics.applicability import decide
+
+    cfg = {"backend": "openai", "model": "m", "api_key_env": KEY_ENV, "max_retries": 1,
+           "backoff_base_s": 0.01, "backoff_max_s": 0.02, "timeout_s": 5.0}
+    samples = _applicability_samples(6)
+    with FaultServer(lambda req: Answer.error(500, "down")) as server:
+        cfg["base_url"] = server.base_url
+        with pytest.raises(LLMStageError) as info:  # before: every sample fell back to the offline rules, exit 0
+            decide(samples, llm_cfg=cfg, cache_dir=str(tmp_path / "a"), max_failed_share=0.0)
+        assert "metrics.applicability" in str(info.value) and server.base_url in str(info.value)
+        # library use without a policy keeps the labelled fallback
+        out = decide(samples, llm_cfg=cfg, cache_dir=str(tmp_path / "b"))
+        assert out.height > 0 and all("fallback" in b for b in out["backend"].to_list())

@@ -12,7 +12,7 @@ deterministic heuristic).  See docs/llm.md.
 """
 
 from echo_bench.llm.cache import CACHE_FORMAT, ResponseCache, cache_key
-from echo_bench.llm.client import DEFAULTS, OFFLINE_MODEL, LLMClient, make_client, resolve_cfg
+from echo_bench.llm.client import DEFAULT_MAX_FAILED_SHARE, DEFAULTS, OFFLINE_MODEL, LLMClient, make_client, resolve_cfg
 from echo_bench.llm.replies import (
     RATING_RE,
     InvalidReply,
@@ -27,6 +27,7 @@ from echo_bench.prompts import load as load_template
 from echo_bench.prompts import reply_schema
 
 __all__ = [
+    "DEFAULT_MAX_FAILED_SHARE",
     "CACHE_FORMAT",
     "DEFAULTS",
     "OFFLINE_MODEL",

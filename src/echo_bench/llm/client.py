@@ -134,6 +134,10 @@ def make_client(
     )
 
 
+#: The failure policy of a stage whose params give none: any failed request fails the stage (docs/llm.md).
+DEFAULT_MAX_FAILED_SHARE = 0.0
+
+
 def check_share(value: Any, name: str = "max_failed_share") -> float | None:
     """``value`` as a share in [0, 1] (None passes); anything else is a misconfiguration."""
     if value is None:

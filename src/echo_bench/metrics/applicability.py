@@ -197,6 +197,7 @@ def decide(
     cache_dir: str | None = None,
     prices: Mapping[str, Any] | None = None,
     log: logging.Logger | None = None,
+    max_failed_share: float | None = None,
 ) -> pl.DataFrame:
     """Verdicts for every sample and family (an ``APPLICABILITY`` frame, sorted).
 
@@ -204,6 +205,10 @@ def decide(
     ``llm_cfg``: None or ``{backend: offline}`` for the offline rules, else an
     :mod:`echo_bench.llm` cfg (then ``cache_dir`` is the response cache).
     ``face_probe(input_paths)``: whether an input image shows a face (None: unknown).
+    ``max_failed_share``: the failure policy of the LLM backend
+    (``metrics.applicability.max_failed_share``, docs/llm.md): a larger share of
+    failed requests, or a failed preflight, raises ``LLMStageError``; the failures
+    within it fall back to the offline rules, labelled as such.
     """
     log = log or logging.getLogger("echo_bench.metrics")
     rows = samples.select("sample_id", "prompt", "task_type", "input_images").to_dicts()
@@ -219,7 +224,7 @@ def decide(
         for row in rows:
             decided.append((row["sample_id"], rules(row), OFFLINE_BACKEND))
     else:
-        decided = _decide_llm(rows, rules, llm_cfg or {}, cache_dir, prices, log)
+        decided = _decide_llm(rows, rules, llm_cfg or {}, cache_dir, prices, log, max_failed_share)
 
     out = []
     for sid, verdicts, label in decided:
@@ -246,6 +251,7 @@ def _decide_llm(
     cache_dir: str | None,
     prices: Mapping[str, Any] | None,
     log: logging.Logger,
+    max_failed_share: float | None = None,
 ) -> list[tuple[str, dict[str, Verdict], str]]:
     from echo_bench.llm import LLMRequest, make_client, reply_schema
 
@@ -256,7 +262,8 @@ def _decide_llm(
     def offline(req: Any) -> dict[str, Any]:  # the client's offline heuristic: the same rules
         return verdicts_to_reply(rules(by_id[req.key]))
 
-    client = make_client(llm_cfg, cache_dir=cache_dir, offline=offline, prices=prices, log=log)
+    client = make_client(llm_cfg, cache_dir=cache_dir, offline=offline, prices=prices, log=log,
+                         stage="metrics.applicability", max_failed_share=max_failed_share)
     schema = reply_schema("applicability")
     requests = []
     for r in rows:

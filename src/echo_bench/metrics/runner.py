@@ -521,8 +521,12 @@ def _text_rows(pairs, settings, images, ocr_reader, text_llm, device, log, summa
 
 
 def vlm_text_reader(cfg: Mapping[str, Any], *, cache_dir: str, prices: Mapping[str, Any] | None,
-                    ocr_factory: Callable[[], Any], log: logging.Logger) -> Callable[[list[_Pair]], list[dict]]:
+                    ocr_factory: Callable[[], Any], log: logging.Logger,
+                    max_failed_share: float | None = None) -> Callable[[list[_Pair]], list[dict]]:
     """The VLM text reader: template ``text_judge`` through :mod:`echo_bench.llm`.
+
+    ``max_failed_share`` (``metrics.text.max_failed_share``) is its failure policy
+    (docs/llm.md): beyond it, or on a failed preflight, ``LLMStageError``.
 
     Its offline heuristic transcribes with the OCR and scores 1 - CER, labelled offline.
     """
@@ -541,7 +545,8 @@ def vlm_text_reader(cfg: Mapping[str, Any], *, cache_dir: str, prices: Mapping[s
         acc = score_all(p.target, lines)["char_accuracy"]
         return {"rendered_text": " ".join(lines), "accuracy": acc, "reason": "offline: OCR transcription, 1 - CER"}
 
-    client = make_client(cfg, cache_dir=cache_dir, offline=offline, prices=prices, log=log)
+    client = make_client(cfg, cache_dir=cache_dir, offline=offline, prices=prices, log=log,
+                         stage="metrics.text", max_failed_share=max_failed_share)
     schema = reply_schema(template)
 
     def run(pairs: list[_Pair]) -> list[dict]:

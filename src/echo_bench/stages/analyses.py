@@ -44,6 +44,7 @@ from echo_bench.analyses import tsne as tsne_mod
 from echo_bench.analyses import volume as vol
 from echo_bench.analyses import wordcloud as wc
 from echo_bench.io import atomic_path, read_parquet, write_json, write_parquet
+from echo_bench.llm import DEFAULT_MAX_FAILED_SHARE
 from echo_bench.params import StageParams
 from echo_bench.schemas import QUERIED, SAMPLES
 
@@ -192,7 +193,8 @@ def run_feedback(ins: Inputs, outputs: dict[str, str], params: StageParams, log:
 
         cache = outputs.get("cache") or DEFAULT_CACHE
         Path(cache).mkdir(parents=True, exist_ok=True)
-        client = make_client(llm_cfg, cache_dir=cache, offline=fb.offline_reply, prices=params.get("llm.prices"), log=log)
+        client = make_client(llm_cfg, cache_dir=cache, offline=fb.offline_reply, prices=params.get("llm.prices"), log=log,
+                             stage="feedback", max_failed_share=f.get("max_failed_share", DEFAULT_MAX_FAILED_SHARE))
     ann = fb.annotate_items(items, client)
     failed = ann.filter(pl.col("status") == "failed").height
     pol = dict(ann.filter(pl.col("status") == "ok").group_by("polarity").len().iter_rows()) if ann.height else {}

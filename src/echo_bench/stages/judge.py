@@ -24,13 +24,10 @@ from echo_bench.io import read_parquet, write_parquet
 from echo_bench.judge.grading import grade, judge_items, judgments_frame
 from echo_bench.judge.identity import alias_warning, judge_identity
 from echo_bench.judge.offline import OfflineJudge, table_signals
-from echo_bench.llm import make_client
+from echo_bench.llm import DEFAULT_MAX_FAILED_SHARE, make_client
 from echo_bench.llm.usage import UsageMeter
 from echo_bench.params import StageParams
 from echo_bench.schemas import GENERATIONS, JUDGMENTS, METRIC_VALUES, SAMPLES
-
-#: The failure policy when params name none: a judge run with any failed request fails the stage.
-DEFAULT_MAX_FAILED_SHARE = 0.0
 
 #: Keys of a judge entry that are not LLM client settings.
 JUDGE_ONLY_KEYS = ("name", "weight")

@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from echo_bench.io import paths, read_parquet, write_json, write_parquet, write_text
+from echo_bench.llm import DEFAULT_MAX_FAILED_SHARE
 from echo_bench.metrics.applicability import APPLICABILITY, FAMILY_OF, decide
 from echo_bench.metrics.device import resolve_device
 from echo_bench.metrics.runner import (
@@ -144,7 +145,8 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
     else:
         probe = face_cache.any_face if (face_cache is not None and app_cfg.get("probe_faces", True)) else None
         applicability = decide(samples, llm_cfg=app_cfg.get("llm"), face_probe=probe, cache_dir=cache_dir,
-                               prices=prices, log=log)
+                               prices=prices, log=log,
+                               max_failed_share=app_cfg.get("max_failed_share", DEFAULT_MAX_FAILED_SHARE))
     if "values" not in outputs:  # applicability mode: decide once, for the per-model / per-metric rules
         write_parquet(applicability, outputs["applicability"], APPLICABILITY)
         counts = applicability.group_by("family").agg(pl.col("applicable").sum()).sort("family").rows()
@@ -159,7 +161,8 @@ def run(inputs: dict[str, Any], outputs: dict[str, str], params: StageParams, lo
     text_llm = None
     if "text" in families and str(settings.text.get("reader", "ocr")) == "vlm":
         text_llm = vlm_text_reader(dict(settings.text.get("llm") or {"backend": "offline"}), cache_dir=cache_dir,
-                                   prices=prices, ocr_factory=lambda: make_ocr_reader(settings, device), log=log)
+                                   prices=prices, ocr_factory=lambda: make_ocr_reader(settings, device), log=log,
+                                   max_failed_share=settings.text.get("max_failed_share", DEFAULT_MAX_FAILED_SHARE))
 
     values, summary = compute_values(samples, gens, applicability, settings, log=log, face_embedder=face_cache,
                                      text_llm=text_llm)
